@@ -1,0 +1,168 @@
+"""The values that cross the seam between the engine (`index/`) and its front ends (`bot/`).
+
+Everything a user sees -- CLI text, JSON, Discord embeds -- is rendered from these, so they
+carry positions (offsets into the document and passage) rather than pre-rendered strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """One corpus file as ingested; `text` is the decoded text all offsets refer to."""
+
+    path: str  # relative to the corpus folder, with forward slashes
+    title: str
+    text: str
+    sha256: str
+    mtime: float
+    encoding: str
+    url: str | None = None
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A run of whole sentences; `document.text[start:end] == text` always holds."""
+
+    ordinal: int  # 0-based position in its document
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a hit comes from, precise enough to check against the file."""
+
+    title: str
+    doc: str  # path relative to the corpus folder
+    passage: int  # 1-based passage number within the document
+    line_start: int  # 1-based, inclusive
+    line_end: int  # 1-based, inclusive
+    url: str | None = None
+
+    def label(self) -> str:
+        """Short human form used by every renderer: `title — file §n (lines a–b)`."""
+        lines = (
+            f"line {self.line_start}"
+            if self.line_start == self.line_end
+            else f"lines {self.line_start}–{self.line_end}"
+        )
+        return f"{self.title} — {self.doc} §{self.passage} ({lines})"
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """1–3 sentences of a passage; `marks` are (start, end) spans of matched terms in `text`."""
+
+    text: str  # includes a leading/trailing "…" where the passage was cut
+    start: int  # offset of the excerpt's first real character in the passage
+    end: int
+    marks: tuple[tuple[int, int], ...] = ()
+    answer_span: tuple[int, int] | None = None  # span of a likely answer, in `text`
+
+    def marked(self, left: str, right: str) -> str:
+        """The excerpt with every mark wrapped in `left`/`right` (e.g. `**`, `**`)."""
+        out: list[str] = []
+        pos = 0
+        for s, e in self.marks:
+            out.append(self.text[pos:s])
+            out.append(left + self.text[s:e] + right)
+            pos = e
+        out.append(self.text[pos:])
+        return "".join(out)
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int  # 1-based
+    score: float
+    passage_id: int  # stable row id in the store
+    text: str  # the whole passage
+    start: int  # offsets of the passage in its document
+    end: int
+    excerpt: Excerpt
+    citation: Citation
+
+
+@dataclass
+class Answer:
+    """The result of one question. `hits` is empty when nothing relevant was found."""
+
+    question: str
+    query_terms: list[str]
+    hits: list[Hit]
+    took_ms: float
+    translations: dict[str, list[str]] = field(default_factory=dict)
+    declined: str | None = None  # why nothing is shown, when hits is empty
+    problem: str | None = None  # a user-facing explanation for bad input (empty, too long…)
+
+    def to_json(self) -> dict:
+        """The documented `--json` shape (one object per question)."""
+        return {
+            "question": self.question,
+            "query_terms": self.query_terms,
+            "translations": self.translations,
+            "hits": [
+                {
+                    "rank": h.rank,
+                    "score": h.score,
+                    "doc": h.citation.doc,
+                    "title": h.citation.title,
+                    "passage": h.citation.passage,
+                    "start": h.start,
+                    "end": h.end,
+                    "line_start": h.citation.line_start,
+                    "line_end": h.citation.line_end,
+                    "url": h.citation.url,
+                    "text": h.text,
+                    "excerpt": h.excerpt.text,
+                    "marks": [list(m) for m in h.excerpt.marks],
+                }
+                for h in self.hits
+            ],
+            "declined": self.declined,
+            "problem": self.problem,
+            "took_ms": round(self.took_ms, 3),
+        }
+
+
+@dataclass
+class ReindexReport:
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    skipped: int = 0  # files that could not be read or decoded (see warnings)
+    unchanged: int = 0
+    documents: int = 0
+    passages: int = 0
+    seconds: float = 0.0
+    generation: int = 0
+    warnings: list[str] = field(default_factory=list)
+    kept_previous: str | None = None  # set when the build refused to replace the old index
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What `/source` and autocomplete need about a document, without its whole text."""
+
+    path: str
+    title: str
+    passages: int
+    url: str | None
+    first_lines: str
+
+
+@dataclass(frozen=True)
+class Stats:
+    documents: int
+    passages: int
+    generation: int
+    last_reindex: str | None  # ISO 8601 UTC
+    questions_answered: int

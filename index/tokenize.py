@@ -1,0 +1,184 @@
+"""Japanese-aware tokenizing: the one function both the corpus and every question go through.
+
+Terms are UniDic lemmas (dictionary forms) of content words, after NFKC and lower-casing, so
+that 発表した / 発表する, ８０００ / 8,000 / 8000 and CSTO / csto meet as the same term.
+Spans are kept in the caller's original text so excerpts can mark exactly what matched.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+TOKENIZER_VERSION = "1"
+
+# Parts of speech (UniDic pos1) that carry meaning; particles, auxiliaries, symbols and
+# whitespace are dropped.  Pronouns (誰, 何, どこ) are question words, not content.
+CONTENT_POS = {"名詞", "動詞", "形容詞", "形状詞", "副詞", "接頭辞", "接尾辞", "連体詞", "感動詞"}
+
+# Lemmas so common in Japanese prose that they only add noise to BM25.
+STOP_LEMMAS = {
+    "為る", "成る", "有る", "居る", "事", "物", "所", "為", "様", "此れ", "其れ", "彼",
+    "れる", "られる", "せる", "させる", "的", "等", "達", "さん", "くる", "来る", "行く",
+    "言う", "思う", "見る", "出来る", "其の", "此の", "彼の", "又", "既に",
+}
+
+# English function words; UniDic tags unknown Latin words as nouns, so they would otherwise
+# count as query terms ("the", "of", "is" match nothing useful).
+ENGLISH_STOP_WORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom whose why will with would you your yours yourself
+    yourselves many much""".split()
+)
+
+# The tagger is handed at most this many characters at once: MeCab with unidic-lite crashes
+# the whole process (SIGSEGV) on single inputs of a few hundred thousand Japanese characters.
+MAX_TAGGER_CHARS = 4000
+
+_DIGIT_COMMA = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_LATIN_OR_CYRILLIC = re.compile(r"[a-z\u0400-\u04ff]")
+_PIECE_BREAK = re.compile(r"[。．！？!?\n]")
+
+
+@dataclass(frozen=True)
+class Token:
+    """A term and where it came from in the original (un-normalized) text."""
+
+    term: str
+    start: int
+    end: int
+    pos: str  # UniDic pos1-pos2-pos3, for answer-type detection
+    surface: str
+
+
+class TokenizerMissing(RuntimeError):
+    """Raised with install instructions when fugashi or its dictionary is absent."""
+
+
+_local = threading.local()
+
+
+def _tagger():
+    """One tagger per thread: MeCab taggers are not safe to share across threads."""
+    tagger = getattr(_local, "tagger", None)
+    if tagger is None:
+        try:
+            import fugashi
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise TokenizerMissing(
+                "fugashi is not installed: run `pip install fugashi unidic-lite`"
+            ) from exc
+        try:
+            tagger = fugashi.Tagger()
+        except RuntimeError as exc:  # pragma: no cover - depends on the install
+            raise TokenizerMissing(
+                "fugashi found no dictionary: run `pip install unidic-lite`"
+            ) from exc
+        _local.tagger = tagger
+    return tagger
+
+
+def dictionary_version() -> str:
+    """Recorded in the index so a dictionary upgrade forces a rebuild."""
+    try:
+        return "unidic-lite " + importlib.metadata.version("unidic-lite")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+        return "unknown"
+
+
+def normalize_with_map(text: str) -> tuple[str, list[int]]:
+    """NFKC + lower-case + digit-group commas removed, with a map back to `text`.
+
+    `origin[i]` is the index in `text` of the character that produced normalized char i;
+    normalizing character by character is what makes that map exact.
+    """
+    text = _DIGIT_COMMA.sub("\0", text)  # placeholder keeps offsets; dropped below
+    out: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        if ch == "\0":
+            continue
+        norm = unicodedata.normalize("NFKC", ch).lower() if ord(ch) > 127 else ch.lower()
+        out.append(norm)
+        origin.extend([i] * len(norm))
+    return "".join(out), origin
+
+
+def normalize(text: str) -> str:
+    """The normalized form used for every comparison of terms and evidence strings."""
+    return normalize_with_map(text)[0]
+
+
+def _pieces(text: str) -> list[tuple[int, str]]:
+    """Cut text into bounded pieces for the tagger, at sentence ends where possible."""
+    pieces: list[tuple[int, str]] = []
+    pos = 0
+    while pos < len(text):
+        end = min(pos + MAX_TAGGER_CHARS, len(text))
+        if end < len(text):
+            window = text[pos:end]
+            breaks = [m.end() for m in _PIECE_BREAK.finditer(window)]
+            if breaks and breaks[-1] > MAX_TAGGER_CHARS // 4:
+                end = pos + breaks[-1]
+        pieces.append((pos, text[pos:end]))
+        pos = end
+    return pieces
+
+
+def _term_of(surface: str, feature) -> str | None:
+    """The index term for one tagger node, or None for words that carry no content."""
+    pos1 = feature.pos1
+    if pos1 not in CONTENT_POS:
+        return None
+    lemma = feature.lemma
+    if lemma and lemma != "*":
+        # Loanwords carry their origin after a hyphen (カザフスタン-Kazakhstan).
+        term = lemma.split("-", 1)[0] if "-" in lemma[1:] else lemma
+        term = unicodedata.normalize("NFKC", term).lower()
+    else:
+        term = surface
+    if not term.strip() or term in STOP_LEMMAS:
+        return None
+    if pos1 == "動詞" and feature.pos2 == "非自立可能":
+        return None
+    if _LATIN_OR_CYRILLIC.match(term) and term in ENGLISH_STOP_WORDS:
+        return None
+    if not any(ch.isalnum() for ch in term):
+        return None
+    return term
+
+
+def tokenize_spans(text: str) -> list[Token]:
+    """Content-word tokens of `text` with spans in `text` itself."""
+    norm, origin = normalize_with_map(text)
+    tagger = _tagger()
+    tokens: list[Token] = []
+    for base, piece in _pieces(norm):
+        pos = 0
+        for node in tagger(piece):
+            pos += len(node.white_space)
+            start = pos
+            pos += len(node.surface)
+            term = _term_of(node.surface, node.feature)
+            if term is None:
+                continue
+            f = node.feature
+            s = origin[base + start]
+            e = origin[base + pos - 1] + 1
+            tokens.append(
+                Token(term=term, start=s, end=e, pos=f"{f.pos1}-{f.pos2}-{f.pos3}", surface=text[s:e])
+            )
+    return tokens
+
+
+def tokenize(text: str) -> list[str]:
+    """The terms of `text`, in order, duplicates kept (BM25 counts them)."""
+    return [t.term for t in tokenize_spans(text)]
