@@ -1,0 +1,307 @@
+"""The engine: the one object both front ends (CLI and Discord bot) talk to.
+
+It owns the store connection and the live index generation. Questions are answered from an
+immutable `Generation` snapshot, so a reindex can build the next one on the side and swap it
+in with one assignment; questions in flight finish on the generation they started with.
+CPU work (tokenizing, scoring, excerpts) runs in worker threads so an event loop that serves
+Discord is never blocked by it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+import numpy as np
+
+from index import store
+from index.bm25 import Postings, load_postings
+from index.build import BuildRunning, EmptyCorpus, build_index, settings_mismatch
+from index.excerpt import make_excerpt
+from index.models import Answer, Citation, DocumentInfo, Hit, ReindexReport, Stats
+from index.search import QueryPlan, plan_query, rank
+
+log = logging.getLogger(__name__)
+
+DEFAULT_K = 3
+MAX_K = 50
+MAX_QUESTION_CHARS = 20_000
+
+
+class ReindexRunning(RuntimeError):
+    """A reindex is already running in this engine."""
+
+
+@dataclass
+class Generation:
+    """One immutable, published index generation."""
+
+    number: int
+    postings: Postings
+    passage_ids: np.ndarray  # passage index -> passages.id
+    vocabulary: dict[str, int]  # term -> id, only ids this generation's arrays know
+
+
+class Engine:
+    def __init__(self, corpus: Path, db_path: Path, db: aiosqlite.Connection) -> None:
+        self.corpus = corpus
+        self.db_path = db_path
+        self._db = db
+        self._generation: Generation | None = None
+        self._reindex_lock = asyncio.Lock()
+        self.notices: list[str] = []  # messages for the user about what opening did
+
+    # ---- lifecycle -------------------------------------------------------------------
+    @classmethod
+    async def open(
+        cls, corpus: Path, db_path: Path, *, build_if_missing: bool = True, progress=None
+    ) -> Engine:
+        """Open the index, building (or rebuilding) it when missing, foreign or damaged."""
+        notices: list[str] = []
+        try:
+            db = await store.connect(db_path, create=build_if_missing)
+        except store.StoreError as exc:
+            if not build_if_missing or not db_path.exists():
+                raise
+            moved = store.quarantine(db_path)
+            notices.append(f"{exc}; moved it to {moved.name} and rebuilding")
+            db = await store.connect(db_path)
+        engine = cls(corpus, db_path, db)
+        engine.notices = notices
+        try:
+            await engine._load_or_build(build_if_missing, progress)
+        except BaseException:
+            await db.close()
+            raise
+        return engine
+
+    async def _load_or_build(self, build_if_missing: bool, progress) -> None:
+        meta = await store.read_meta(self._db)
+        problem = None
+        if "generation" not in meta:
+            problem = "no index yet"
+        elif mismatch := settings_mismatch(meta):
+            problem = "the index was built with other settings (" + ", ".join(mismatch) + ")"
+        else:
+            try:
+                self._generation = await self._load_generation(int(meta["generation"]))
+                return
+            except ValueError as exc:
+                problem = str(exc)
+        if not build_if_missing:
+            raise store.StoreError(f"{problem}: run `shirabe index`")
+        if problem != "no index yet":
+            self.notices.append(f"{problem}: rebuilding the index")
+            if "do not match" in problem or "missing" in problem:
+                await self._forget_generation()
+        report = await build_index(self.corpus, self.db_path, progress)
+        self.notices.extend(report.warnings)
+        self._generation = await self._load_generation(report.generation)
+
+    async def _forget_generation(self) -> None:
+        """Make the next build write every array again (its files are gone or damaged)."""
+        await self._db.execute("DELETE FROM meta WHERE key = 'schema_version'")
+        await self._db.commit()
+
+    async def _load_generation(self, number: int) -> Generation:
+        directory = store.generation_dir(self.db_path, number)
+        postings = await asyncio.to_thread(load_postings, directory)
+        try:
+            passage_ids = np.load(directory / "passage_ids.npy", mmap_mode="r")
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"index arrays in {directory} are missing: {exc}") from exc
+        if len(passage_ids) != postings.n:
+            raise ValueError(f"index arrays in {directory} do not match each other")
+        previous = self._generation.vocabulary if self._generation else {}
+        vocabulary = await self._load_vocabulary(previous, postings.vocabulary_size)
+        return Generation(number, postings, passage_ids, vocabulary)
+
+    async def _load_vocabulary(self, previous: dict[str, int], size: int) -> dict[str, int]:
+        """Terms are append-only, so only ids beyond the previous vocabulary are read."""
+        async with self._db.execute(
+            "SELECT term, id FROM terms WHERE id >= ? AND id < ?", (len(previous), size)
+        ) as cur:
+            rows = await cur.fetchall()
+        vocabulary = dict(previous) if previous else {}
+        vocabulary.update(rows)
+        return vocabulary
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    # ---- questions -------------------------------------------------------------------
+    @property
+    def generation(self) -> Generation:
+        assert self._generation is not None, "engine is not open"
+        return self._generation
+
+    async def ask(self, question: str, k: int | None = None) -> Answer:
+        """Answer a question with the top-k passages, or say plainly why there is none."""
+        return await self.search(question, k or DEFAULT_K)
+
+    async def search(self, query: str, k: int = 5, offset: int = 0) -> Answer:
+        started = time.perf_counter()
+        gen = self.generation
+        k = max(1, min(int(k), MAX_K))
+        offset = max(0, int(offset))
+        problem = _question_problem(query)
+        if problem:
+            return Answer(query, [], [], _ms(started), problem=problem)
+        plan, ranked = await asyncio.to_thread(self._plan_and_rank, gen, query, k, offset)
+        query_terms = [g.label for g in plan.groups]
+        if not ranked.hits:
+            why = "none of the question's words occur in the documents"
+            return Answer(query, query_terms, [], _ms(started), plan.translations, declined=why)
+        hits = await self._hits(gen, plan, ranked, offset)
+        return Answer(query, query_terms, hits, _ms(started), plan.translations)
+
+    def _plan_and_rank(self, gen: Generation, query: str, k: int, offset: int):
+        plan = plan_query(query, gen.vocabulary.__contains__)
+        group_ids = [[gen.vocabulary[t] for t in g.terms if t in gen.vocabulary] for g in plan.groups]
+        return plan, rank(gen.postings, group_ids, k, offset)
+
+    async def _hits(self, gen: Generation, plan: QueryPlan, ranked, offset: int) -> list[Hit]:
+        ids = [int(gen.passage_ids[i]) for i, _ in ranked.hits]
+        rows = await self._passage_rows(ids)
+        group_of = {t: gi for gi, g in enumerate(plan.groups) for t in g.terms}
+        hits = []
+        for rank_no, ((_, score), pid) in enumerate(zip(ranked.hits, ids, strict=True), 1):
+            row = rows[pid]
+            excerpt = await asyncio.to_thread(make_excerpt, row["text"], group_of, ranked.weights)
+            hits.append(
+                Hit(
+                    rank=offset + rank_no,
+                    score=score,
+                    passage_id=pid,
+                    text=row["text"],
+                    start=row["start"],
+                    end=row["end"],
+                    excerpt=excerpt,
+                    citation=Citation(
+                        title=row["title"],
+                        doc=row["path"],
+                        passage=row["ordinal"] + 1,
+                        line_start=row["line_start"],
+                        line_end=row["line_end"],
+                        url=row["url"],
+                    ),
+                )
+            )
+        return hits
+
+    async def _passage_rows(self, ids: list[int]) -> dict[int, dict]:
+        marks = ",".join("?" * len(ids))
+        self._db.row_factory = aiosqlite.Row
+        try:
+            async with self._db.execute(
+                "SELECT p.id, p.ordinal, p.start, p.end, p.line_start, p.line_end, p.text, "
+                f"d.path, d.title, d.url FROM passages p JOIN documents d ON d.id = p.doc_id "
+                f"WHERE p.id IN ({marks})",
+                ids,
+            ) as cur:
+                return {row["id"]: dict(row) for row in await cur.fetchall()}
+        finally:
+            self._db.row_factory = None
+
+    # ---- reindex ---------------------------------------------------------------------
+    @property
+    def reindexing(self) -> bool:
+        return self._reindex_lock.locked()
+
+    async def reindex(self, progress=None) -> ReindexReport:
+        """Build the next generation while questions keep using the current one."""
+        if self._reindex_lock.locked():
+            raise ReindexRunning("a reindex is already running")
+        async with self._reindex_lock:
+            try:
+                report = await build_index(self.corpus, self.db_path, progress)
+            except EmptyCorpus as exc:
+                return ReindexReport(kept_previous=str(exc), generation=self.generation.number)
+            except BuildRunning as exc:
+                raise ReindexRunning(str(exc)) from exc
+            self._generation = await self._load_generation(report.generation)
+            return report
+
+    # ---- documents, stats, log -------------------------------------------------------
+    async def documents(self, prefix: str = "", limit: int = 25) -> list[DocumentInfo]:
+        like = "%" + prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        async with self._db.execute(
+            "SELECT path, title, passages, url, substr(text, 1, 400) FROM documents "
+            "WHERE retired_gen IS NULL AND (title LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\')"
+            " ORDER BY title LIMIT ?",
+            (like, like, limit),
+        ) as cur:
+            return [_doc_info(*row) for row in await cur.fetchall()]
+
+    async def document(self, name: str) -> DocumentInfo | None:
+        async with self._db.execute(
+            "SELECT path, title, passages, url, substr(text, 1, 400) FROM documents "
+            "WHERE retired_gen IS NULL AND (path = ? OR title = ?) ORDER BY path = ? DESC LIMIT 1",
+            (name, name, name),
+        ) as cur:
+            row = await cur.fetchone()
+        return _doc_info(*row) if row else None
+
+    async def log_query(
+        self, *, guild_id: int | None, channel_id: int | None, question: str, answer: Answer
+    ) -> None:
+        """Record a question without who asked it (no user ids are ever stored)."""
+        await self._db.execute(
+            "INSERT INTO query_log(at, guild_id, channel_id, question, top_docs, hits, "
+            "latency_ms, declined) VALUES(?,?,?,?,?,?,?,?)",
+            (
+                store.now_iso(),
+                guild_id,
+                channel_id,
+                question[:2000],
+                json.dumps([h.citation.doc for h in answer.hits], ensure_ascii=False),
+                len(answer.hits),
+                answer.took_ms,
+                answer.declined or answer.problem,
+            ),
+        )
+        await self._db.commit()
+
+    async def stats(self) -> Stats:
+        meta = await store.read_meta(self._db)
+        async with self._db.execute(
+            "SELECT COUNT(*) FROM documents WHERE retired_gen IS NULL"
+        ) as cur:
+            documents = (await cur.fetchone())[0]
+        async with self._db.execute("SELECT COUNT(*) FROM query_log WHERE hits > 0") as cur:
+            answered = (await cur.fetchone())[0]
+        return Stats(
+            documents=documents,
+            passages=self.generation.postings.n,
+            generation=self.generation.number,
+            last_reindex=meta.get("built_at"),
+            questions_answered=answered,
+        )
+
+
+def _doc_info(path: str, title: str, passages: int, url: str | None, head: str) -> DocumentInfo:
+    first_lines = "\n".join(line for line in head.split("\n")[:5] if line.strip())
+    return DocumentInfo(path=path, title=title, passages=passages, url=url, first_lines=first_lines)
+
+
+def _question_problem(question: str) -> str | None:
+    """A short, user-facing reason a question cannot be searched, or None."""
+    if not question or not question.strip():
+        return "The question is empty: ask something about the documents."
+    if len(question) > MAX_QUESTION_CHARS:
+        return (
+            f"The question is {len(question):,} characters long; "
+            f"please keep it under {MAX_QUESTION_CHARS:,}."
+        )
+    if not any(ch.isalnum() for ch in question):
+        return "The question has no words in it, only punctuation or symbols."
+    return None
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

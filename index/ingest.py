@@ -1,0 +1,195 @@
+"""Reading corpus files into `Document`s: listing, decoding, titles, the optional catalog.
+
+Corpora come from many hands: UTF-8 with or without a BOM, Shift_JIS from older Windows
+tools, UTF-16 exports, and the odd binary that slipped in. Every file is either decoded with
+confidence or skipped with a warning that names it -- a build never dies on one bad file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import tomllib
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+from index.models import Document
+
+SUFFIXES = {".txt", ".md", ".html", ".htm"}
+CATALOG_NAME = "catalog.toml"
+TITLE_CHARS = 80
+MAX_FILE_BYTES = 256 * 1024 * 1024  # larger files are almost surely not prose
+
+
+class SkipFile(Exception):
+    """The file cannot be used; the message says why, for the build's warning."""
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    path: Path
+    rel: str  # relative to the corpus root, forward slashes
+
+
+def list_files(root: Path) -> list[CorpusFile]:
+    """Every readable-looking corpus file under `root`, sorted, each real file once.
+
+    os.walk does not follow directory symlinks, so a symlink loop cannot trap the walk;
+    symlinked files are read like any other file.
+    """
+    found: list[CorpusFile] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or Path(name).suffix.lower() not in SUFFIXES:
+                continue
+            path = Path(dirpath) / name
+            found.append(CorpusFile(path, path.relative_to(root).as_posix()))
+    return found
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _looks_like_text(text: str) -> bool:
+    """A decode that yields control characters or unassigned code points was a wrong guess."""
+    if not text:
+        return True
+    bad = sum(
+        1
+        for ch in text
+        if (unicodedata.category(ch) in ("Cc", "Cn", "Co") and ch not in "\n\r\t\f\v")
+    )
+    return bad / len(text) < 0.001
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Decode file bytes, returning (text, encoding name); raise SkipFile when unsure.
+
+    Order matters: BOMs are certain; strict UTF-8 almost never succeeds by accident on
+    Shift_JIS bytes; CP932 (Microsoft's Shift_JIS superset) is tried last and only kept when
+    the result looks like text.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        candidates = ["utf-8-sig"]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates = ["utf-16"]
+    else:
+        if b"\x00" in data[:65536]:
+            raise SkipFile("looks binary (contains NUL bytes)")
+        candidates = ["utf-8", "cp932"]
+    for encoding in candidates:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _looks_like_text(text):
+            return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
+    raise SkipFile("is neither UTF-8, UTF-16 with a BOM, nor Shift_JIS/CP932 text")
+
+
+class _TextOnly(HTMLParser):
+    """Collects the visible text of an HTML page, one block per line."""
+
+    BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag in ("script", "style", "noscript", "template"):
+            self._skip += 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "noscript", "template") and self._skip:
+            self._skip -= 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    parser = _TextOnly()
+    parser.feed(html)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def title_of(text: str, fallback: str) -> str:
+    """The first non-empty line, trimmed: what a reader would call the document."""
+    for line in text.split("\n"):
+        line = line.strip()
+        if line:
+            return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1] + "…"
+    return fallback
+
+
+def load_catalog(root: Path) -> tuple[dict[str, dict], list[str]]:
+    """`catalog.toml`: optional `["file.txt"] title/url/date` tables; bad ones are warned."""
+    path = root / CATALOG_NAME
+    if not path.is_file():
+        return {}, []
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return {}, [f"{CATALOG_NAME}: ignored ({exc})"]
+    catalog = {k: v for k, v in data.items() if isinstance(v, dict)}
+    return catalog, []
+
+
+def read_bytes(file: CorpusFile) -> bytes:
+    try:
+        if file.path.stat().st_size > MAX_FILE_BYTES:
+            raise SkipFile(f"is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        return file.path.read_bytes()
+    except FileNotFoundError as exc:
+        raise SkipFile("disappeared while the corpus was being read") from exc
+    except PermissionError as exc:
+        raise SkipFile("is not readable (permission denied)") from exc
+    except IsADirectoryError as exc:
+        raise SkipFile("is a directory") from exc
+    except OSError as exc:
+        raise SkipFile(f"could not be read ({exc.strerror or exc})") from exc
+
+
+def make_document(file: CorpusFile, data: bytes, mtime: float, catalog: dict) -> Document:
+    """Decode and describe one file; raises SkipFile with the reason."""
+    text, encoding = decode(data)
+    if file.path.suffix.lower() in (".html", ".htm"):
+        text = html_to_text(text)
+    entry = catalog.get(file.rel, {})
+    title = str(entry.get("title") or title_of(text, file.rel))
+    return Document(
+        path=file.rel,
+        title=title,
+        text=text,
+        sha256=sha256_of(data),
+        mtime=mtime,
+        encoding=encoding,
+        url=str(entry["url"]) if entry.get("url") else None,
+        date=str(entry["date"]) if entry.get("date") else None,
+    )
+
+
+def iter_documents(root: Path) -> Iterator[Document | tuple[str, str]]:
+    """Documents, or (relative path, reason) for files that were skipped."""
+    catalog, _ = load_catalog(root)
+    for file in list_files(root):
+        try:
+            data = read_bytes(file)
+            yield make_document(file, data, file.path.stat().st_mtime, catalog)
+        except SkipFile as exc:
+            yield (file.rel, str(exc))

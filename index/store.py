@@ -1,0 +1,140 @@
+"""The SQLite store of record (through aiosqlite) and the generation directories beside it.
+
+One database holds documents, passages (with their term ids, so an incremental build never
+re-tokenizes unchanged files), the vocabulary, index metadata and the query log. The ranking
+arrays of generation N live in `<db stem>.gen/<N>/`; the database's `meta.generation` names
+the live one and is written in the same transaction as the rows, so a crash at any point
+leaves either the old generation or the new one, complete.
+
+Rows are never updated in place: a changed document gets a new row and the old one is
+marked `retired_gen`, so a reader still answering from the previous generation can fetch its
+passages until the next build sweeps them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosqlite
+
+SCHEMA_VERSION = "1"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,
+    title TEXT NOT NULL,
+    url TEXT,
+    date TEXT,
+    sha256 TEXT NOT NULL,
+    mtime REAL NOT NULL,
+    encoding TEXT NOT NULL,
+    text TEXT NOT NULL,
+    passages INTEGER NOT NULL,
+    added_gen INTEGER NOT NULL,
+    retired_gen INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS documents_live ON documents(path) WHERE retired_gen IS NULL;
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY,
+    doc_id INTEGER NOT NULL REFERENCES documents(id),
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    line_start INTEGER NOT NULL,
+    line_end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    terms BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id, ordinal);
+CREATE TABLE IF NOT EXISTS terms (id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS query_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    guild_id INTEGER,
+    channel_id INTEGER,
+    question TEXT NOT NULL,
+    top_docs TEXT NOT NULL,
+    hits INTEGER NOT NULL,
+    latency_ms REAL NOT NULL,
+    declined TEXT
+);
+"""
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used as it is; the message says what to do."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def generations_dir(db_path: Path) -> Path:
+    return db_path.parent / f"{db_path.name}.gen"
+
+
+def generation_dir(db_path: Path, generation: int) -> Path:
+    return generations_dir(db_path) / f"{generation:06d}"
+
+
+async def connect(db_path: Path, *, create: bool = True) -> aiosqlite.Connection:
+    """Open the database in WAL mode with the schema in place.
+
+    A file that is not a SQLite database (truncated, random bytes) raises StoreError with
+    the path, instead of a traceback from deep inside sqlite3.
+    """
+    if not create and not db_path.exists():
+        raise StoreError(f"no index at {db_path}: run `shirabe index` first")
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    db = await aiosqlite.connect(db_path, timeout=30)
+    try:
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.executescript(SCHEMA)
+        await db.commit()
+    except sqlite3.DatabaseError as exc:
+        await db.close()
+        raise StoreError(f"{db_path} is not a usable shirabe database ({exc})") from exc
+    return db
+
+
+async def read_meta(db: aiosqlite.Connection) -> dict[str, str]:
+    async with db.execute("SELECT key, value FROM meta") as cur:
+        return {k: v for k, v in await cur.fetchall()}
+
+
+async def write_meta(db: aiosqlite.Connection, values: dict[str, str]) -> None:
+    await db.executemany(
+        "INSERT INTO meta(key, value) VALUES(?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [(k, str(v)) for k, v in values.items()],
+    )
+
+
+def remove_stale_generations(db_path: Path, keep: int) -> None:
+    """Delete generation directories other than `keep` (orphans of killed builds included)."""
+    root = generations_dir(db_path)
+    if not root.is_dir():
+        return
+    for child in root.iterdir():
+        if child.name != f"{keep:06d}":
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def quarantine(db_path: Path) -> Path:
+    """Move an unusable database aside (never delete users' data) so a rebuild can start."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    target = db_path.with_name(f"{db_path.name}.broken-{stamp}")
+    db_path.rename(target)
+    for suffix in ("-wal", "-shm"):
+        side = db_path.with_name(db_path.name + suffix)
+        if side.exists():
+            side.rename(target.with_name(target.name + suffix))
+    shutil.rmtree(generations_dir(db_path), ignore_errors=True)
+    return target
