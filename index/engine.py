@@ -166,17 +166,18 @@ class Engine:
         return plan, rank(gen.postings, group_ids, k, offset)
 
     async def _hits(self, gen: Generation, plan: QueryPlan, ranked, offset: int) -> list[Hit]:
-        ids = [int(gen.passage_ids[i]) for i, _ in ranked.hits]
+        ids = [int(gen.passage_ids[c.index]) for c in ranked.hits]
         rows = await self._passage_rows(ids)
         group_of = {t: gi for gi, g in enumerate(plan.groups) for t in g.terms}
         hits = []
-        for rank_no, ((_, score), pid) in enumerate(zip(ranked.hits, ids, strict=True), 1):
+        for rank_no, (cand, pid) in enumerate(zip(ranked.hits, ids, strict=True), 1):
             row = rows[pid]
             excerpt = await asyncio.to_thread(make_excerpt, row["text"], group_of, ranked.weights)
             hits.append(
                 Hit(
                     rank=offset + rank_no,
-                    score=score,
+                    score=cand.bm25,
+                    coverage=cand.coverage,
                     passage_id=pid,
                     text=row["text"],
                     start=row["start"],

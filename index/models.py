@@ -86,6 +86,7 @@ class Hit:
     end: int
     excerpt: Excerpt
     citation: Citation
+    coverage: float = 1.0  # share of the question's weight this passage holds
 
 
 @dataclass
@@ -110,6 +111,7 @@ class Answer:
                 {
                     "rank": h.rank,
                     "score": h.score,
+                    "coverage": round(h.coverage, 4),
                     "doc": h.citation.doc,
                     "title": h.citation.title,
                     "passage": h.citation.passage,

@@ -48,30 +48,48 @@ def plan_query(question: str, has_term: Callable[[str], bool], english=None) -> 
     return QueryPlan(groups=groups[:MAX_GROUPS], translations=translations)
 
 
+RERANK_POOL = 20  # BM25 candidates re-ordered by coverage
+
+
+@dataclass(frozen=True)
+class Candidate:
+    index: int  # passage index in the generation
+    bm25: float  # rank_bm25-equal score
+    coverage: float  # share of the question's idf weight this passage holds
+
+    @property
+    def fused(self) -> float:
+        """BM25 scaled by coverage: a passage holding every word of the question beats one
+        that repeats a single word, like Lucene's classic coordination factor but idf-weighted."""
+        return self.bm25 * self.coverage
+
+
 @dataclass
 class Ranked:
     """BM25's result for one question, with what the decline rule needs."""
 
-    hits: list[tuple[int, float]]  # (passage index, score)
+    hits: list[Candidate]
     group_ids: list[list[int]]  # term ids per group (unknown terms dropped)
     weights: list[float]  # idf per group (0 when the group matches nothing)
-    coverage: float  # share of the question's weight the best passage covers
+
+    @property
+    def best_coverage(self) -> float:
+        return max((c.coverage for c in self.hits), default=0.0)
 
 
-def rank(
-    postings: Postings,
-    group_ids: list[list[int]],
-    k: int,
-    offset: int = 0,
-) -> Ranked:
+def rank(postings: Postings, group_ids: list[list[int]], k: int, offset: int = 0) -> Ranked:
+    """Top BM25 candidates, re-ordered by fused score; `offset` pages through them."""
     weights = [postings.group_idf(_group_df(postings, ids)) for ids in group_ids]
-    hits = postings.top_k(group_ids, k, offset=offset)
-    coverage = 0.0
-    if hits and sum(weights) > 0:
-        best = hits[0][0] if offset == 0 else postings.top_k(group_ids, 1)[0][0]
-        covered = sum(w for ids, w in zip(group_ids, weights, strict=True) if _holds(postings, ids, best))
-        coverage = covered / sum(weights)
-    return Ranked(hits=hits, group_ids=group_ids, weights=weights, coverage=coverage)
+    total = sum(weights)
+    pool = max(RERANK_POOL, -(-(k + offset) // RERANK_POOL) * RERANK_POOL)
+    candidates = []
+    for index, score in postings.top_k(group_ids, pool):
+        covered = sum(
+            w for ids, w in zip(group_ids, weights, strict=True) if _holds(postings, ids, index)
+        )
+        candidates.append(Candidate(index, score, covered / total if total else 0.0))
+    candidates.sort(key=lambda c: (-c.fused, -c.bm25, c.index))
+    return Ranked(hits=candidates[offset : offset + k], group_ids=group_ids, weights=weights)
 
 
 def _group_df(postings: Postings, ids: list[int]) -> int:

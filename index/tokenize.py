@@ -100,16 +100,18 @@ def normalize_with_map(text: str) -> tuple[str, list[int]]:
     `origin[i]` is the index in `text` of the character that produced normalized char i;
     normalizing character by character is what makes that map exact.
     """
-    text = _DIGIT_COMMA.sub("\0", text)  # placeholder keeps offsets; dropped below
     out: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):
-        if ch == "\0":
-            continue
         norm = unicodedata.normalize("NFKC", ch).lower() if ord(ch) > 127 else ch.lower()
         out.append(norm)
         origin.extend([i] * len(norm))
-    return "".join(out), origin
+    joined = "".join(out)
+    commas = {m.start() for m in _DIGIT_COMMA.finditer(joined)}
+    if commas:
+        joined = "".join(ch for i, ch in enumerate(joined) if i not in commas)
+        origin = [o for i, o in enumerate(origin) if i not in commas]
+    return joined, origin
 
 
 def normalize(text: str) -> str:

@@ -1,0 +1,130 @@
+"""`shirabe` on the command line: index, ask, eval, run.
+
+Every subcommand works from the repository root with no flags (corpus `corpus/`, database
+`data/shirabe.db`), and every failure ends in one readable line on stderr, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from bot.terminal import ProgressBar, render_answer, render_report
+from index.build import BuildRunning, EmptyCorpus, build_index
+from index.engine import Engine
+from index.evaluate import evaluate, format_table, load_questions
+from index.store import StoreError
+from index.tokenize import TokenizerMissing
+
+DEFAULT_CORPUS = Path("corpus")
+DEFAULT_DB = Path("data/shirabe.db")
+
+EXPECTED = (StoreError, TokenizerMissing, BuildRunning, EmptyCorpus, FileNotFoundError,
+            ValueError, PermissionError)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="corpus folder")
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help="index database path")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shirabe", description="Answers questions from a document collection, with sources."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="build or update the index")
+    _common(p)
+
+    p = sub.add_parser("ask", help="answer a question (reads one per line from stdin if none)")
+    p.add_argument("question", nargs="?", help="the question; omit to read questions from stdin")
+    p.add_argument("-k", type=int, default=3, help="number of passages (default 3)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per question")
+    _common(p)
+
+    p = sub.add_parser("eval", help="measure Hit@k and MRR on a JSONL question set")
+    p.add_argument("questions", type=Path)
+    p.add_argument("-k", type=int, default=10, help="passages retrieved per question")
+    p.add_argument("--split", help="only questions of this split (e.g. dev or test)")
+    _common(p)
+
+    p = sub.add_parser("run", help="run the Discord bot")
+    p.add_argument("--config", type=Path, default=None, help="config file (default config.toml)")
+    return parser
+
+
+async def _index(args) -> int:
+    report = await build_index(args.corpus, args.db, ProgressBar())
+    print(render_report(report))
+    return 0
+
+
+async def _open(args) -> Engine:
+    engine = await Engine.open(args.corpus, args.db, progress=ProgressBar())
+    for notice in engine.notices:
+        print(f"shirabe: {notice}", file=sys.stderr)
+    return engine
+
+
+async def _ask(args) -> int:
+    engine = await _open(args)
+    try:
+        if args.question is not None:
+            await _answer_one(engine, args.question, args)
+            return 0
+        for line in sys.stdin:
+            question = line.rstrip("\n")
+            if question.strip():
+                await _answer_one(engine, question, args)
+                sys.stdout.flush()
+        return 0
+    finally:
+        await engine.close()
+
+
+async def _answer_one(engine: Engine, question: str, args) -> None:
+    answer = await engine.ask(question, args.k)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+    else:
+        print(render_answer(answer, color=sys.stdout.isatty()))
+
+
+async def _eval(args) -> int:
+    questions = load_questions(args.questions)
+    if args.split:
+        questions = [q for q in questions if q.split == args.split]
+    engine = await _open(args)
+    try:
+        pairs = [(q, await engine.ask(q.question, args.k)) for q in questions]
+    finally:
+        await engine.close()
+    print(f"{len(questions)} questions from {args.questions}" + (f" (split {args.split})" if args.split else ""))
+    print(format_table(evaluate(pairs)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "run":
+        from bot.app import run
+
+        return run(args.config)
+    handler = {"index": _index, "ask": _ask, "eval": _eval}[args.command]
+    try:
+        return asyncio.run(handler(args))
+    except EXPECTED as exc:
+        print(f"shirabe: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Rendering answers and build progress for a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from index.models import Answer, ReindexReport
+
+BOLD, RESET = "\033[1m", "\033[0m"
+
+
+def searched_line(answer: Answer) -> str:
+    """"searched: CSTO, 議長 (chair)" -- what the question was turned into."""
+    shown = []
+    for term in answer.query_terms:
+        alternatives = answer.translations.get(term)
+        shown.append(f"{'/'.join(alternatives)} ({term})" if alternatives else term)
+    return "searched: " + (", ".join(shown) if shown else "(no searchable words)")
+
+
+def render_answer(answer: Answer, color: bool = False) -> str:
+    """Readable text with numbered excerpts, matched terms marked, and citations."""
+    if answer.problem:
+        return answer.problem
+    lines = [searched_line(answer)]
+    if not answer.hits:
+        lines.append(f"Nothing relevant found ({answer.declined}).")
+        return "\n".join(lines)
+    left, right = (BOLD, RESET) if color else ("【", "】")
+    for hit in answer.hits:
+        lines.append("")
+        lines.append(f"{hit.rank}. {hit.excerpt.marked(left, right)}")
+        lines.append(f"   — {hit.citation.label()}  [score {hit.score:.3f}]")
+        if hit.citation.url:
+            lines.append(f"   {hit.citation.url}")
+    return "\n".join(lines)
+
+
+def render_report(report: ReindexReport) -> str:
+    if report.kept_previous:
+        return f"Index not replaced: {report.kept_previous}"
+    lines = [
+        f"Indexed generation {report.generation}: {report.documents} documents, "
+        f"{report.passages} passages in {report.seconds:.2f} s",
+        f"  files added {report.added}, changed {report.changed}, removed {report.removed}, "
+        f"skipped {report.skipped}, unchanged {report.unchanged}",
+    ]
+    lines.extend(f"  warning: {w}" for w in report.warnings)
+    return "\n".join(lines)
+
+
+class ProgressBar:
+    """A one-line progress bar with rate and ETA, drawn only on a terminal."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.started = time.perf_counter()
+        self.last_draw = 0.0
+        self.unit = ""
+
+    def __call__(self, done: int, total: int, unit: str) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if unit != self.unit:
+            self.unit, self.started = unit, now
+        if now - self.last_draw < 0.1 and done < total:
+            return
+        self.last_draw = now
+        elapsed = max(now - self.started, 1e-6)
+        rate = done / elapsed
+        eta = (total - done) / rate if rate > 0 else 0.0
+        width = 30
+        filled = int(width * done / total) if total else width
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} {unit} "
+            f"{rate:,.0f}/s ETA {eta:4.0f}s "
+        )
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()

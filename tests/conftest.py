@@ -1,0 +1,52 @@
+"""Shared fixtures: the bundled corpus copied to a temporary folder, and an index built on it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = ROOT / "corpus"
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A private copy of the bundled corpus that a test may change."""
+    target = tmp_path / "corpus"
+    shutil.copytree(BUNDLED, target)
+    return target
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "shirabe.db"
+
+
+@pytest.fixture(scope="session")
+def bundled_engine_paths(tmp_path_factory) -> tuple[Path, Path]:
+    """An index of the unchanged bundled corpus, built once for read-only tests."""
+    from index.build import build_index
+
+    db = tmp_path_factory.mktemp("bundled") / "shirabe.db"
+    asyncio.run(build_index(BUNDLED, db))
+    return BUNDLED, db
+
+
+def run_cli(*args: str, cwd: Path = ROOT, stdin: str | None = None, timeout: float = 120):
+    """Run `shirabe ...` as a subprocess, the way a user would."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**env, "PYTHONPATH": str(ROOT)},
+    )

@@ -1,0 +1,199 @@
+"""The store and the build: incremental updates, atomic generations, damaged databases."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from index import store
+from index.build import build_index
+from index.engine import Engine
+
+
+def build(corpus: Path, db: Path):
+    return asyncio.run(build_index(corpus, db))
+
+
+def passages_by_doc(db: Path) -> dict[str, list[tuple[int, str]]]:
+    con = sqlite3.connect(db)
+    rows = con.execute(
+        "SELECT d.path, p.id, p.text FROM passages p JOIN documents d ON d.id = p.doc_id "
+        "WHERE d.retired_gen IS NULL ORDER BY d.path, p.ordinal"
+    ).fetchall()
+    con.close()
+    out: dict[str, list[tuple[int, str]]] = {}
+    for path, pid, text in rows:
+        out.setdefault(path, []).append((pid, text))
+    return out
+
+
+def test_first_build_reports_files_and_passages(corpus, db_path):
+    report = build(corpus, db_path)
+    assert (report.added, report.changed, report.removed, report.skipped) == (5, 0, 0, 0)
+    assert report.documents == 5 and report.passages > 20
+    assert report.generation == 1
+
+
+def test_offsets_in_store_match_document_text(corpus, db_path):
+    build(corpus, db_path)
+    con = sqlite3.connect(db_path)
+    rows = con.execute(
+        "SELECT d.text, p.start, p.end, p.text, p.line_start, p.line_end "
+        "FROM passages p JOIN documents d ON d.id = p.doc_id"
+    ).fetchall()
+    for text, start, end, ptext, line_start, line_end in rows:
+        assert text[start:end] == ptext
+        assert line_start == text.count("\n", 0, start) + 1
+        assert line_end == text.count("\n", 0, end - 1) + 1
+    con.close()
+
+
+def test_rebuild_without_changes_touches_nothing(corpus, db_path):
+    build(corpus, db_path)
+    before = passages_by_doc(db_path)
+    report = build(corpus, db_path)
+    assert (report.added, report.changed, report.removed, report.unchanged) == (0, 0, 0, 5)
+    assert passages_by_doc(db_path) == before
+
+
+def test_changing_one_file_changes_only_its_passages(corpus, db_path):
+    build(corpus, db_path)
+    before = passages_by_doc(db_path)
+    changed = sorted(corpus.glob("*.txt"))[2]
+    changed.write_text(
+        changed.read_text(encoding="utf-8") + "\n追記:ズラトウーストの新しい工場が完成した。\n",
+        encoding="utf-8",
+    )
+    report = build(corpus, db_path)
+    assert (report.added, report.changed, report.removed, report.unchanged) == (0, 1, 0, 4)
+    after = passages_by_doc(db_path)
+    for path in before:
+        if path == changed.name:
+            assert after[path] != before[path]
+        else:
+            assert after[path] == before[path]  # same rows, same ids: not re-tokenized
+
+    async def ask():
+        engine = await Engine.open(corpus, db_path)
+        try:
+            return await engine.ask("ズラトウーストの工場")
+        finally:
+            await engine.close()
+
+    answer = asyncio.run(ask())
+    assert answer.hits[0].citation.doc == changed.name
+
+
+def test_deleted_file_is_dropped(corpus, db_path):
+    build(corpus, db_path)
+    victim = sorted(corpus.glob("*.txt"))[0]
+    victim.unlink()
+    report = build(corpus, db_path)
+    assert report.removed == 1 and report.documents == 4
+    assert victim.name not in passages_by_doc(db_path)
+
+
+def test_undecodable_file_is_skipped_with_a_warning(corpus, db_path):
+    (corpus / "broken.txt").write_bytes(bytes(range(256)) * 10)
+    report = build(corpus, db_path)
+    assert report.skipped == 1 and report.added == 5
+    assert any("broken.txt" in w for w in report.warnings)
+
+
+def test_shift_jis_file_is_indexed(corpus, db_path):
+    (corpus / "sjis.txt").write_bytes(
+        "ズラトウースト市の工場で新型の戦車が生産されている。\n".encode("shift_jis")
+    )
+    build(corpus, db_path)
+
+    async def ask():
+        engine = await Engine.open(corpus, db_path)
+        try:
+            return await engine.ask("ズラトウーストの戦車")
+        finally:
+            await engine.close()
+
+    answer = asyncio.run(ask())
+    assert answer.hits[0].citation.doc == "sjis.txt"
+    assert "戦車" in answer.hits[0].text
+
+
+def test_empty_corpus_keeps_previous_index(corpus, db_path):
+    build(corpus, db_path)
+
+    async def scenario():
+        engine = await Engine.open(corpus, db_path)
+        try:
+            for f in corpus.glob("*.txt"):
+                f.unlink()
+            report = await engine.reindex()
+            answer = await engine.ask("CSTOの議長は誰?")
+            return report, answer
+        finally:
+            await engine.close()
+
+    report, answer = asyncio.run(scenario())
+    assert report.kept_previous and "no indexable text" in report.kept_previous
+    assert answer.hits  # still answering from the previous generation
+
+
+def test_old_generations_are_removed(corpus, db_path):
+    build(corpus, db_path)
+    (corpus / "new.txt").write_text("新しい文書です。内容はセブ湖の話。\n", encoding="utf-8")
+    report = build(corpus, db_path)
+    dirs = sorted(p.name for p in store.generations_dir(db_path).iterdir())
+    assert dirs == [f"{report.generation:06d}"]
+
+
+def test_settings_change_forces_full_rebuild(corpus, db_path):
+    build(corpus, db_path)
+    con = sqlite3.connect(db_path)
+    con.execute("UPDATE meta SET value = 'old' WHERE key = 'tokenizer_version'")
+    con.commit()
+    con.close()
+    report = build(corpus, db_path)
+    assert report.added == 5
+    assert any("settings changed" in w for w in report.warnings)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "random"])
+def test_corrupt_database_is_moved_aside_and_rebuilt(corpus, db_path, damage):
+    build(corpus, db_path)
+    data = db_path.read_bytes()
+    for side in ("-wal", "-shm"):
+        Path(str(db_path) + side).unlink(missing_ok=True)
+    if damage == "truncate":
+        db_path.write_bytes(data[:1000])
+    else:
+        db_path.write_bytes(bytes((i * 7919) % 251 for i in range(len(data))))
+
+    async def scenario():
+        engine = await Engine.open(corpus, db_path)
+        try:
+            return engine.notices, await engine.ask("CSTOの議長は誰?")
+        finally:
+            await engine.close()
+
+    notices, answer = asyncio.run(scenario())
+    assert any("moved it to" in n for n in notices)
+    assert answer.hits
+    assert list(db_path.parent.glob("shirabe.db.broken-*"))  # the damaged file is kept
+
+
+def test_missing_generation_files_trigger_rebuild(corpus, db_path):
+    report = build(corpus, db_path)
+    (store.generation_dir(db_path, report.generation) / "docs.npy").unlink()
+
+    async def scenario():
+        engine = await Engine.open(corpus, db_path)
+        try:
+            return engine.notices, await engine.ask("CSTOの議長は誰?")
+        finally:
+            await engine.close()
+
+    notices, answer = asyncio.run(scenario())
+    assert any("rebuilding" in n for n in notices)
+    assert answer.hits
