@@ -1,0 +1,145 @@
+"""Turning a question into a reply, shared by /ask and channel questions.
+
+Both front doors check the same things in the same order — is it a question at all, is the
+user over their cooldown — before the engine is asked, and both log the question afterwards.
+Keeping that here means the cogs only decide *where* a reply goes, not *what* it says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import discord
+
+from bot.config import Config
+from bot.cooldown import Cooldown
+from bot.render import Lang, fit_message, render_answer, render_problem, text
+from index.engine import Engine
+from index.models import Answer
+
+log = logging.getLogger(__name__)
+
+# Discord drops an interaction not answered within 3 s of *its* clock; give up waiting for a
+# quick answer well before that and send "thinking…" instead.
+DEFER_AFTER_SECONDS = 1.5
+
+ReplyKind = Literal["answer", "declined", "problem", "cooldown"]
+
+
+def no_mentions() -> discord.AllowedMentions:
+    """Nothing in a reply may ping anyone: the corpus and the question are untrusted text."""
+    return discord.AllowedMentions.none()
+
+
+@dataclass
+class Reply:
+    """What to send back, before it is known whether it goes to a channel or an interaction."""
+
+    kind: ReplyKind
+    content: str | None = None
+    embeds: list[discord.Embed] = field(default_factory=list)
+    answer: Answer | None = None
+
+    def send_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for any discord.py send/edit call, fitted to Discord's limits."""
+        content, embeds = fit_message(self.content, self.embeds)
+        return {"content": content, "embeds": embeds, "allowed_mentions": no_mentions()}
+
+
+def question_problem(question: str, max_chars: int, lang: Lang) -> str | None:
+    """Why `question` cannot be asked (empty, no words, too long), or None if it can."""
+    if not question.strip():
+        return text("empty", lang)
+    if len(question) > max_chars:
+        return text("too_long", lang, limit=max_chars, length=len(question))
+    if not any(ch.isalnum() for ch in question):
+        return text("no_words", lang)
+    return None
+
+
+def precheck(
+    question: str, *, user_id: int, config: Config, cooldown: Cooldown, lang: Lang
+) -> Reply | None:
+    """A reply that ends the matter before the engine is asked, or None to go ahead.
+
+    The cooldown is charged only for real questions, so a typo does not cost a user their turn.
+    """
+    problem = question_problem(question, config.discord.max_question_chars, lang)
+    if problem:
+        return Reply("problem", content=problem)
+    wait = cooldown.retry_after(user_id)
+    if wait is not None:
+        return Reply("cooldown", content=text("cooldown", lang, seconds=max(1, round(wait))))
+    return None
+
+
+async def ask(engine: Engine, question: str, *, k: int, lang: Lang) -> Reply:
+    """Ask the engine and render its answer (or its explanation of a bad question)."""
+    answer = await engine.ask(question, k)
+    if answer.problem:
+        return Reply("problem", content=render_problem(answer), answer=answer)
+    kind: ReplyKind = "answer" if answer.hits else "declined"
+    return Reply(kind, embeds=[render_answer(answer, lang)], answer=answer)
+
+
+async def log_question(
+    engine: Engine, *, guild_id: int | None, channel_id: int | None, reply: Reply
+) -> None:
+    """Record the question in the query log; a logging failure must not cost the user a reply."""
+    if reply.answer is None:
+        return
+    try:
+        await engine.log_query(
+            guild_id=guild_id,
+            channel_id=channel_id,
+            question=reply.answer.question,
+            answer=reply.answer,
+        )
+    except Exception:
+        log.exception("could not write the query log")
+
+
+async def respond(
+    interaction: discord.Interaction,
+    work: Awaitable[Reply],
+    *,
+    ephemeral: bool,
+    defer_now: bool = False,
+    view: discord.ui.View | None = None,
+) -> Reply:
+    """Send the reply `work` produces, deferring first if it is not ready in time.
+
+    A quick answer goes out as the interaction response itself (one request, no "thinking…"
+    flash); a slow one — or any during a reindex (`defer_now`) — is deferred and followed up.
+    """
+    task = asyncio.ensure_future(work)
+    if not defer_now:
+        await asyncio.wait({task}, timeout=DEFER_AFTER_SECONDS)
+    if not task.done():
+        await interaction.response.defer(thinking=True, ephemeral=ephemeral)
+    reply = await task
+    extra = {"view": view} if view is not None else {}
+    if interaction.response.is_done():
+        await interaction.followup.send(**reply.send_kwargs(), ephemeral=ephemeral, wait=True,
+                                        **extra)
+    else:
+        await interaction.response.send_message(**reply.send_kwargs(), ephemeral=ephemeral,
+                                                **extra)
+    return reply
+
+
+async def send_notice(interaction: discord.Interaction, content: str) -> None:
+    """A short private message to the user, whether or not the interaction was answered yet."""
+    kwargs: dict[str, Any] = {
+        "content": content,
+        "ephemeral": True,
+        "allowed_mentions": no_mentions(),
+    }
+    if interaction.response.is_done():
+        await interaction.followup.send(**kwargs)
+    else:
+        await interaction.response.send_message(**kwargs)

@@ -1,0 +1,219 @@
+"""The Discord bot: a `commands.Bot` subclass and the `run()` entry used by `shirabe run`.
+
+Start-up order matters and follows discord.py's own: `login` (REST: who am I, which
+application) → `setup_hook` (open the index, load the cogs, sync slash commands once) →
+`connect` (gateway). Reconnects and resumes only repeat the last step, so commands are synced
+exactly once per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+from discord.gateway import DiscordWebSocket
+
+from bot import answering
+from bot.cogs import EXTENSIONS
+from bot.config import TOKEN_ENV, Config, ConfigError, load_config
+from bot.cooldown import Cooldown
+from bot.localization import ShirabeTranslator
+from bot.render import lang_for_locale, text
+from index.engine import Engine
+
+log = logging.getLogger("shirabe.bot")
+
+
+def use_api_base(api_base: str) -> None:
+    """Send every REST call to `api_base`.
+
+    discord.py builds all REST URLs — interaction callbacks and webhook follow-ups included
+    (`discord.webhook.async_` uses the same `Route`) — from the class attribute `Route.BASE`.
+    """
+    discord.http.Route.BASE = api_base
+
+
+class ShirabeTree(app_commands.CommandTree):
+    """A command tree whose errors always end in a polite reply and a logged traceback."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        lang = lang_for_locale(interaction.locale)
+        if isinstance(error, app_commands.CommandNotFound):
+            log.warning("interaction for unknown command %r", error.name)
+            message = text("unknown_command", lang)
+        else:
+            command = interaction.command.name if interaction.command else "?"
+            original = getattr(error, "original", error)
+            log.error("/%s failed", command, exc_info=original)
+            message = text("error", lang)
+        if interaction.type is discord.InteractionType.autocomplete:
+            return  # autocomplete cannot carry a message; the traceback is logged
+        try:
+            await answering.send_notice(interaction, message)
+        except discord.HTTPException:
+            log.exception("could not send the error reply")
+
+
+class Shirabe(commands.Bot):
+    """The bot: owns the config, the engine (opened in `setup_hook`) and the shared cooldown."""
+
+    engine: Engine
+
+    def __init__(self, config: Config) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = config.discord.message_content_intent
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # unused: there are no prefix commands
+            help_command=None,
+            intents=intents,
+            allowed_mentions=answering.no_mentions(),
+            tree_cls=ShirabeTree,
+        )
+        self.config = config
+        self.cooldown = Cooldown(config.discord.cooldown_seconds)
+        self.synced = False
+
+    async def login(self, token: str) -> None:
+        use_api_base(self.config.discord.api_base)
+        await super().login(token)
+
+    async def setup_hook(self) -> None:
+        cfg = self.config
+        log.info("opening the index %s (corpus %s)", cfg.index_path, cfg.corpus_path)
+        self.engine = await Engine.open(cfg.corpus_path, cfg.index_path, build_if_missing=True)
+        for notice in getattr(self.engine, "notices", []):
+            log.warning("index: %s", notice)
+        await self.tree.set_translator(ShirabeTranslator())
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """To each configured guild (shows up instantly), else globally (up to an hour)."""
+        if self.synced:
+            return
+        self.synced = True
+        targets = [discord.Object(gid) for gid in self.config.discord.guild_ids] or [None]
+        for guild in targets:
+            if guild is not None:
+                self.tree.copy_global_to(guild=guild)
+            try:
+                synced = await self.tree.sync(guild=guild)
+            except discord.Forbidden:
+                log.error(
+                    "cannot sync commands to guild %s: invite the bot with the "
+                    "applications.commands scope (see docs/discord.md)", guild.id if guild else "-"
+                )
+                continue
+            where = f"guild {guild.id}" if guild else "all guilds (global)"
+            log.info("synced %d slash commands to %s", len(synced), where)
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        """Discover the gateway from `{api_base}/gateway/bot`, then connect as usual.
+
+        discord.py's single-shard client otherwise dials wss://gateway.discord.gg directly,
+        which would bypass a Discord-compatible server configured through `api_base`.
+        """
+        _, url, _ = await self.http.get_bot_gateway()
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        await super().connect(reconnect=reconnect)
+
+    async def on_ready(self) -> None:
+        log.info("ready as %s (id %s) in %d guild(s)", self.user, self.user and self.user.id,
+                 len(self.guilds))
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No prefix commands: questions in channels are handled by the Questions cog."""
+
+    async def close(self) -> None:
+        """Close the gateway and HTTP session, then the index database."""
+        await super().close()
+        engine = getattr(self, "engine", None)
+        if engine is not None:
+            del self.engine
+            await engine.close()
+            log.info("index database closed")
+
+
+def run(config_path: Path | None) -> int:
+    """`shirabe run`: serve until SIGINT/SIGTERM. Returns the process exit code.
+
+    2 for a bad config (the message names the key), 1 when Discord refuses us or start-up
+    fails, 0 after a clean shutdown.
+    """
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(f"shirabe: config error: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging()
+    try:
+        return asyncio.run(_serve(config))
+    except KeyboardInterrupt:  # a second Ctrl-C while shutting down
+        return 130
+
+
+def _setup_logging() -> None:
+    """discord.py's log format, unless the CLI configured logging already."""
+    if not logging.getLogger().handlers:
+        discord.utils.setup_logging(level=logging.INFO, root=True)
+
+
+async def _serve(config: Config) -> int:
+    config.index_path.parent.mkdir(parents=True, exist_ok=True)
+    bot = Shirabe(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C raises instead
+            pass
+    main = asyncio.create_task(bot.start(config.discord.token), name="shirabe")
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({main, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if main.done() and (exc := main.exception()) is not None:
+        code = _explain(exc)
+    else:
+        log.info("signal received, shutting down")
+    stopped.cancel()
+    await bot.close()
+    if not main.done():
+        try:
+            await asyncio.wait_for(main, timeout=10)
+        except (TimeoutError, asyncio.CancelledError, Exception):
+            log.debug("the bot task ended uneasily during shutdown", exc_info=True)
+    return code
+
+
+def _explain(exc: BaseException) -> int:
+    """One readable line for the failures users can fix; a traceback for the rest."""
+    if isinstance(exc, discord.LoginFailure):
+        print(
+            f"shirabe: Discord rejected the token (discord.token / {TOKEN_ENV}); reset it in the "
+            "Developer Portal under Bot → Reset Token",
+            file=sys.stderr,
+        )
+    elif isinstance(exc, discord.PrivilegedIntentsRequired):
+        print(
+            "shirabe: the Message Content intent is not enabled for this bot. Enable it in the "
+            "Developer Portal (Bot → Privileged Gateway Intents), or set "
+            "discord.message_content_intent = false (then answer_channels cannot work)",
+            file=sys.stderr,
+        )
+    elif isinstance(exc, discord.GatewayNotFound | discord.HTTPException | OSError):
+        print(f"shirabe: cannot reach Discord at {discord.http.Route.BASE}: {exc}",
+              file=sys.stderr)
+    else:
+        log.error("the bot stopped with an error", exc_info=exc)
+    return 1

@@ -1,0 +1,119 @@
+"""Questions in channels: mentions and replies to the bot, and every message in answer channels.
+
+Reading a message's text needs the privileged Message Content intent, except for messages that
+mention the bot (Discord always shows a bot the messages that ping it). Without the intent the
+content of other messages arrives empty, so they are skipped here rather than "answered".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import commands
+
+from bot import answering
+from bot.answering import Reply, no_mentions
+from bot.render import lang_for_text, text
+
+if TYPE_CHECKING:
+    from bot.app import Shirabe
+
+log = logging.getLogger(__name__)
+
+
+def bot_role_ids(message: discord.Message, me: discord.abc.Snowflake) -> set[int]:
+    """The bot's own managed role(s): people often pick it instead of the bot when mentioning."""
+    return {
+        r.id for r in message.role_mentions if r.tags is not None and r.tags.bot_id == me.id
+    }
+
+
+def strip_mentions(content: str, me_id: int, role_ids: set[int]) -> str:
+    """The question without the mentions of the bot that addressed it."""
+    content = re.sub(rf"<@!?{me_id}>", " ", content)
+    for role_id in role_ids:
+        content = content.replace(f"<@&{role_id}>", " ")
+    return " ".join(content.split())
+
+
+def replies_to(message: discord.Message, me_id: int) -> bool:
+    """The message is a reply to one of the bot's own messages."""
+    ref = message.reference
+    resolved = ref.resolved if ref is not None else None
+    return isinstance(resolved, discord.Message) and resolved.author.id == me_id
+
+
+class Questions(commands.Cog):
+    def __init__(self, bot: Shirabe) -> None:
+        self.bot = bot
+
+    def in_answer_channel(self, channel: discord.abc.MessageableChannel) -> bool:
+        channels = self.bot.config.discord.answer_channels
+        parent_id = getattr(channel, "parent_id", None)  # threads inherit their channel's role
+        return channel.id in channels or (parent_id is not None and parent_id in channels)
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.bot.user
+        if me is None or message.author.bot or message.author.id == me.id:
+            return
+        roles = bot_role_ids(message, me)
+        mentioned = any(u.id == me.id for u in message.mentions) or bool(roles)
+        addressed = mentioned or replies_to(message, me.id)
+        if not addressed and not self.in_answer_channel(message.channel):
+            return
+        question = strip_mentions(message.content, me.id, roles)
+        try:
+            await self.answer(message, question, addressed=addressed)
+        except Exception:
+            log.exception("failed to answer message %s in channel %s", message.id,
+                          message.channel.id)
+            try:
+                await message.reply(text("error", lang_for_text(question)),
+                                    allowed_mentions=no_mentions(), mention_author=False)
+            except discord.HTTPException:
+                log.exception("could not even send the error reply")
+
+    async def answer(self, message: discord.Message, question: str, *, addressed: bool) -> None:
+        """Answer `question` as a reply to `message`, or stay silent where that is kinder.
+
+        In answer channels (when not addressed) messages without words — emoji, "!!!", an image,
+        or any message when the Message Content intent is off — and questions with nothing
+        relevant are left alone, so the bot does not talk over a conversation.
+        """
+        config = self.bot.config
+        lang = lang_for_text(question)
+        if not addressed and not any(ch.isalnum() for ch in question):
+            return
+        early = answering.precheck(
+            question, user_id=message.author.id, config=config, cooldown=self.bot.cooldown,
+            lang=lang,
+        )
+        if early is not None:
+            await self.send(message, early)
+            return
+        async with message.channel.typing():
+            reply = await answering.ask(self.bot.engine, question, k=config.top_k, lang=lang)
+        silent = (
+            reply.kind == "declined"
+            and not addressed
+            and not config.discord.reply_when_nothing_found
+        )
+        if not silent:
+            await self.send(message, reply)
+        await answering.log_question(
+            self.bot.engine,
+            guild_id=message.guild.id if message.guild else None,
+            channel_id=message.channel.id,
+            reply=reply,
+        )
+
+    async def send(self, message: discord.Message, reply: Reply) -> None:
+        await message.reply(**reply.send_kwargs(), mention_author=False)
+
+
+async def setup(bot: Shirabe) -> None:
+    await bot.add_cog(Questions(bot))

@@ -1,0 +1,59 @@
+"""/reindex: admins rebuild the index incrementally while the bot keeps answering."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.app_commands import locale_str as _T
+from discord.ext import commands
+
+from bot import answering
+from bot.answering import Reply
+from bot.checks import is_admin
+from bot.render import lang_for_locale, render_reindex, text
+from index.engine import ReindexRunning
+
+if TYPE_CHECKING:
+    from bot.app import Shirabe
+
+log = logging.getLogger(__name__)
+
+
+class Reindex(commands.Cog):
+    def __init__(self, bot: Shirabe) -> None:
+        self.bot = bot
+
+    @app_commands.command(
+        name="reindex",
+        description=_T("Update the index from the corpus folder (admins only)"),
+    )
+    async def reindex(self, interaction: discord.Interaction) -> None:
+        lang = lang_for_locale(interaction.locale)
+        if not is_admin(interaction, self.bot.config.discord):
+            await answering.send_notice(interaction, text("reindex_refused", lang))
+            return
+        engine = self.bot.engine
+        if engine.reindexing:
+            await answering.send_notice(interaction, text("reindex_running", lang))
+            return
+        # A rebuild takes seconds to minutes: always defer, then follow up with the report.
+        await interaction.response.defer(thinking=True)
+        try:
+            report = await engine.reindex()
+        except ReindexRunning:
+            await answering.send_notice(interaction, text("reindex_running", lang))
+            return
+        log.info(
+            "reindex by %s: %d added, %d changed, %d removed, %d skipped in %.2fs",
+            interaction.user.id, report.added, report.changed, report.removed, report.skipped,
+            report.seconds,
+        )
+        reply = Reply("answer", embeds=[render_reindex(report, lang)])
+        await interaction.followup.send(**reply.send_kwargs(), wait=True)
+
+
+async def setup(bot: Shirabe) -> None:
+    await bot.add_cog(Reindex(bot))

@@ -1,0 +1,612 @@
+"""A small stand-in for the Discord API, for end-to-end tests of the bot with real discord.py.
+
+It serves, on 127.0.0.1 only, the REST routes discord.py calls for this bot (login, application
+info, gateway discovery, command sync, interaction callbacks, webhook follow-ups, channel
+messages, typing) and a gateway websocket (HELLO, IDENTIFY → READY + GUILD_CREATE, heartbeats,
+RESUME → replay + RESUMED, zlib-stream compression). Tests drive it by dispatching gateway
+events (`interaction`, `message`, `click`...) and assert on `calls`, the REST requests the bot
+made. Unknown routes answer 404 and are recorded, so a test can notice a call it did not expect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import secrets
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+API_PREFIX = "/api/v10"
+HEARTBEAT_INTERVAL_MS = 10_000
+MESSAGE_CALLBACKS = {4: "reply", 7: "update"}  # interaction callback types that carry a message
+EPHEMERAL = 64
+
+Json = dict[str, Any]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def user_payload(user_id: int, name: str, *, bot: bool = False) -> Json:
+    return {
+        "id": str(user_id),
+        "username": name,
+        "discriminator": "0",
+        "global_name": None,
+        "avatar": None,
+        "bot": bot,
+        "public_flags": 0,
+    }
+
+
+@dataclass
+class Call:
+    """One REST request the bot made."""
+
+    method: str
+    path: str  # without the /api/v10 prefix
+    query: dict[str, str]
+    body: Any  # parsed JSON (or multipart payload_json), None when empty
+    status: int = 200
+
+    def message_body(self) -> Json | None:
+        """The message this call sent or edited, if it carries one."""
+        if self.method == "POST" and self.path.endswith("/callback"):
+            if self.body and self.body.get("type") in MESSAGE_CALLBACKS:
+                return self.body.get("data") or {}
+            return None
+        is_webhook_send = self.path.startswith("/webhooks/") and self.method in ("POST", "PATCH")
+        is_channel_send = re.fullmatch(r"/channels/\d+/messages(/\d+)?", self.path) and (
+            self.method in ("POST", "PATCH")
+        )
+        return self.body if (is_webhook_send or is_channel_send) else None
+
+
+@dataclass
+class Session:
+    session_id: str
+    seq: int = 0
+    buffer: list[Json] = field(default_factory=list)  # dispatched events, for RESUME replay
+
+
+class Connection:
+    """One gateway websocket; messages are sent in order through one zlib stream if asked."""
+
+    def __init__(self, ws: web.WebSocketResponse, compress: str | None) -> None:
+        self.ws = ws
+        self.zlib = zlib.compressobj() if compress == "zlib-stream" else None
+        self.lock = asyncio.Lock()
+
+    async def send(self, payload: Json) -> None:
+        data = json.dumps(payload).encode()
+        async with self.lock:
+            if self.ws.closed:
+                return
+            if self.zlib is not None:
+                chunk = self.zlib.compress(data) + self.zlib.flush(zlib.Z_SYNC_FLUSH)
+                await self.ws.send_bytes(chunk)
+            else:  # zstd-stream or none: plain text frames, which discord.py always accepts
+                await self.ws.send_str(data.decode())
+
+
+class DiscordStandIn:
+    """One application, one bot user and one guild with a few text channels."""
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        guild_id: int = 900_000_000_000_000_001,
+        channel_ids: tuple[int, ...] = (910_000_000_000_000_001, 910_000_000_000_000_002),
+        admin_role_id: int = 920_000_000_000_000_001,
+    ) -> None:
+        self.token = token
+        self.app_id = 800_000_000_000_000_001
+        self.bot_user = user_payload(self.app_id, "shirabe", bot=True)
+        self.guild_id = guild_id
+        self.channel_ids = channel_ids
+        self.admin_role_id = admin_role_id
+        self.calls: list[Call] = []
+        self.gateway_log: list[tuple[str, Json]] = []  # ("recv"|"send"|"connect", payload)
+        self.commands: dict[int | None, list[Json]] = {}  # guild id (None: global) → commands
+        self.messages: dict[int, Json] = {}  # every message the bot created, by id
+        self.interaction_messages: dict[str, int] = {}  # interaction token → original message
+        self._interaction_channels: dict[str, int] = {}  # interaction token → channel id
+        self.session: Session | None = None
+        self.connection: Connection | None = None
+        self._ids = itertools.count(1_000_000_000_000_000_001)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/resume-gateway", self._gateway)
+        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self.connection is not None:
+            await self.connection.ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    # ---- REST -----------------------------------------------------------------------------
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["tail"]
+        body: Any = None
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            body = json.loads(str(form.get("payload_json", "null")))
+        elif request.can_read_body:
+            raw = await request.read()
+            body = json.loads(raw) if raw else None
+        call = Call(request.method, path, dict(request.query), body)
+        self.calls.append(call)
+        authed = request.headers.get("Authorization") == f"Bot {self.token}"
+        for method, pattern, handler, needs_auth in self._routes():
+            match = re.fullmatch(pattern, path)
+            if method == request.method and match:
+                if needs_auth and not authed:
+                    call.status = 401
+                    return _json({"message": "401: Unauthorized", "code": 0}, 401)
+                result = handler(call, *match.groups())
+                if result is None:
+                    call.status = 204
+                    return web.Response(status=204)
+                return _json(result)
+        call.status = 404
+        return _json({"message": "404: Not Found", "code": 0}, 404)
+
+    def _routes(self) -> list[tuple[str, str, Callable[..., Any], bool]]:
+        app, snowflake, token = str(self.app_id), r"(\d+)", r"([^/]+)"
+        return [
+            ("GET", r"/users/@me", lambda c: self.bot_user, True),
+            ("GET", r"/oauth2/applications/@me", lambda c: self._application(), True),
+            ("GET", r"/gateway/bot", lambda c: self._gateway_bot(), True),
+            ("PUT", rf"/applications/{app}/guilds/{snowflake}/commands",
+             lambda c, g: self._sync(int(g), c.body), True),
+            ("PUT", rf"/applications/{app}/commands", lambda c: self._sync(None, c.body), True),
+            ("GET", rf"/applications/{app}/guilds/{snowflake}/commands",
+             lambda c, g: self.commands.get(int(g), []), True),
+            ("GET", rf"/applications/{app}/commands", lambda c: self.commands.get(None, []), True),
+            ("POST", rf"/interactions/{snowflake}/{token}/callback", self._callback, False),
+            ("POST", rf"/webhooks/{app}/{token}", self._followup, False),
+            ("PATCH", rf"/webhooks/{app}/{token}/messages/([^/]+)", self._edit_webhook, False),
+            ("GET", rf"/webhooks/{app}/{token}/messages/([^/]+)",
+             lambda c, t, m: self.messages.get(self._webhook_message_id(t, m)), False),
+            ("DELETE", rf"/webhooks/{app}/{token}/messages/([^/]+)", lambda c, t, m: None, False),
+            ("POST", rf"/channels/{snowflake}/messages",
+             lambda c, ch: self._create_message(int(ch), c.body), True),
+            ("POST", rf"/channels/{snowflake}/typing", lambda c, ch: None, True),
+            ("GET", rf"/channels/{snowflake}/messages/{snowflake}",
+             lambda c, ch, m: self.messages.get(int(m)), True),
+        ]
+
+    def _application(self) -> Json:
+        return {
+            "id": str(self.app_id),
+            "name": "shirabe",
+            "description": "",
+            "icon": None,
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": user_payload(1, "owner"),
+            "verify_key": "0" * 64,
+            "flags": 1 << 19,  # GATEWAY_MESSAGE_CONTENT_LIMITED: intent enabled (unverified bot)
+            "team": None,
+        }
+
+    def _gateway_bot(self) -> Json:
+        return {
+            "url": f"ws://127.0.0.1:{self.port}/gateway",
+            "shards": 1,
+            "session_start_limit": {
+                "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1,
+            },
+        }
+
+    def _sync(self, guild_id: int | None, body: list[Json]) -> list[Json]:
+        synced = []
+        for command in body:
+            synced.append(
+                {
+                    **command,
+                    "id": str(self.next_id()),
+                    "application_id": str(self.app_id),
+                    "version": str(self.next_id()),
+                    **({"guild_id": str(guild_id)} if guild_id else {}),
+                }
+            )
+        self.commands[guild_id] = synced
+        return synced
+
+    def _callback(self, call: Call, interaction_id: str, token: str) -> Json:
+        body = call.body or {}
+        kind = body.get("type")
+        result: Json = {"interaction": {"id": interaction_id, "type": 2}}
+        if kind in MESSAGE_CALLBACKS:
+            data = body.get("data") or {}
+            if kind == 4:
+                message = self._create_message(self._interaction_channel(token), data)
+                self.interaction_messages[token] = int(message["id"])
+            else:  # 7: update the message the component was on
+                message_id = self.interaction_messages[token]
+                message = self._update_message(message_id, data)
+            result["interaction"]["response_message_id"] = message["id"]
+            result["interaction"]["response_message_ephemeral"] = bool(
+                data.get("flags", 0) & EPHEMERAL
+            )
+            result["resource"] = {"type": kind, "message": message}
+        elif kind == 5:  # deferred: Discord shows "thinking…" as the original message
+            flags = (body.get("data") or {}).get("flags", 0)
+            message = self._create_message(self._interaction_channel(token), {"flags": flags})
+            self.interaction_messages[token] = int(message["id"])
+            result["interaction"]["response_message_loading"] = True
+            result["resource"] = {"type": kind}
+        return result
+
+    def _followup(self, call: Call, token: str) -> Json:
+        return self._create_message(self._interaction_channel(token), call.body or {})
+
+    def _edit_webhook(self, call: Call, token: str, message: str) -> Json | None:
+        message_id = self._webhook_message_id(token, message)
+        if message_id not in self.messages:
+            return None
+        return self._update_message(message_id, call.body or {})
+
+    def _webhook_message_id(self, token: str, message: str) -> int:
+        return self.interaction_messages.get(token, 0) if message == "@original" else int(message)
+
+    def _interaction_channel(self, token: str) -> int:
+        return self._interaction_channels.get(token, self.channel_ids[0])
+
+    def _create_message(self, channel_id: int, body: Json) -> Json:
+        message_id = self.next_id()
+        message = {
+            "id": str(message_id),
+            "channel_id": str(channel_id),
+            "guild_id": str(self.guild_id),
+            "author": self.bot_user,
+            "content": body.get("content") or "",
+            "timestamp": now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "pinned": False,
+            "type": 19 if body.get("message_reference") else 0,
+            "flags": body.get("flags") or 0,
+        }
+        if body.get("message_reference"):
+            message["message_reference"] = body["message_reference"]
+        self.messages[message_id] = message
+        return message
+
+    def _update_message(self, message_id: int, body: Json) -> Json:
+        message = self.messages[message_id]
+        for key in ("content", "embeds", "components"):
+            if key in body:
+                message[key] = body[key] if body[key] is not None else (
+                    "" if key == "content" else []
+                )
+        message["edited_timestamp"] = now_iso()
+        return message
+
+    # ---- gateway --------------------------------------------------------------------------
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        conn = Connection(ws, request.query.get("compress"))
+        self.gateway_log.append(("connect", {"path": request.path, **request.query}))
+        await conn.send({"op": 10, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}})
+        async for msg in ws:
+            if msg.type is not WSMsgType.TEXT:
+                continue
+            payload = json.loads(msg.data)
+            self.gateway_log.append(("recv", payload))
+            await self._on_gateway_message(conn, payload)
+        if self.connection is conn:
+            self.connection = None
+        return ws
+
+    async def _on_gateway_message(self, conn: Connection, payload: Json) -> None:
+        op, data = payload.get("op"), payload.get("d")
+        if op == 1:  # heartbeat
+            await conn.send({"op": 11})
+        elif op == 2:  # identify
+            if data.get("token") != self.token:
+                await conn.ws.close(code=4004, message=b"Authentication failed.")
+                return
+            self.session = Session(session_id=secrets.token_hex(8))
+            self.connection = conn
+            await self._dispatch("READY", self._ready())
+            await self._dispatch("GUILD_CREATE", self.guild())
+        elif op == 6:  # resume
+            session = self.session
+            if session is None or data.get("session_id") != session.session_id:
+                await conn.send({"op": 9, "d": False})
+                return
+            self.connection = conn
+            for event in session.buffer:
+                if event["s"] > (data.get("seq") or 0):
+                    await conn.send(event)
+            await self._dispatch("RESUMED", {})
+
+    async def _dispatch(self, event: str, data: Json) -> None:
+        assert self.session is not None, "no gateway session yet"
+        self.session.seq += 1
+        payload = {"op": 0, "t": event, "s": self.session.seq, "d": data}
+        self.session.buffer.append(payload)
+        self.gateway_log.append(("send", payload))
+        if self.connection is not None:
+            await self.connection.send(payload)
+
+    async def drop_connection(self, code: int = 4000) -> None:
+        """Close the gateway socket the way Discord does on a hiccup (resumable close code)."""
+        conn, self.connection = self.connection, None
+        if conn is not None:
+            await conn.ws.close(code=code, message=b"stand-in closed the connection")
+
+    def _ready(self) -> Json:
+        return {
+            "v": 10,
+            "user": self.bot_user,
+            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+            "session_id": self.session.session_id if self.session else "",
+            "resume_gateway_url": f"ws://127.0.0.1:{self.port}/resume-gateway",
+            "shard": [0, 1],
+            "application": {"id": str(self.app_id), "flags": 1 << 19},
+            "private_channels": [],
+            "relationships": [],
+        }
+
+    def guild(self) -> Json:
+        channels = [
+            {
+                "id": str(cid),
+                "type": 0,
+                "guild_id": str(self.guild_id),
+                "name": f"channel-{i}",
+                "position": i,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+                "topic": None,
+                "last_message_id": None,
+                "rate_limit_per_user": 0,
+            }
+            for i, cid in enumerate(self.channel_ids)
+        ]
+        role = {
+            "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0,
+            "icon": None, "unicode_emoji": None,
+        }
+        return {
+            "id": str(self.guild_id),
+            "name": "Stand-in guild",
+            "icon": None,
+            "owner_id": "1",
+            "unavailable": False,
+            "member_count": 3,
+            "large": False,
+            "preferred_locale": "ja",
+            "features": [],
+            "emojis": [],
+            "stickers": [],
+            "roles": [
+                {**role, "id": str(self.guild_id), "name": "@everyone", "permissions": "1024",
+                 "position": 0},
+                {**role, "id": str(self.admin_role_id), "name": "index-admins",
+                 "permissions": "0", "position": 1},
+            ],
+            "channels": channels,
+            "threads": [],
+            "members": [self.member(int(self.bot_user["id"]), "shirabe", bot=True)],
+            "voice_states": [],
+            "presences": [],
+            "joined_at": now_iso(),
+        }
+
+    def member(
+        self, user_id: int, name: str, *, bot: bool = False, roles: tuple[int, ...] = (),
+        permissions: int | None = None,
+    ) -> Json:
+        member: Json = {
+            "user": user_payload(user_id, name, bot=bot),
+            "roles": [str(r) for r in roles],
+            "joined_at": now_iso(),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "nick": None,
+            "avatar": None,
+            "pending": False,
+            "premium_since": None,
+            "communication_disabled_until": None,
+        }
+        if permissions is not None:
+            member["permissions"] = str(permissions)
+        return member
+
+    # ---- what tests dispatch --------------------------------------------------------------
+    async def interaction(
+        self,
+        name: str,
+        options: dict[str, Any] | None = None,
+        *,
+        user_id: int,
+        kind: int = 2,
+        locale: str = "en-US",
+        permissions: int = 1024 | 2048,  # view channel, send messages
+        roles: tuple[int, ...] = (),
+        channel_id: int | None = None,
+        focused: str | None = None,
+    ) -> Json:
+        """Dispatch a slash command (kind 2) or autocomplete (kind 4) from a guild member."""
+        channel_id = channel_id or self.channel_ids[0]
+        command = next(
+            (c for c in self.commands.get(self.guild_id, []) if c["name"] == name),
+            {"id": str(self.next_id()), "name": name},
+        )
+        data = {
+            "id": command["id"],
+            "name": name,
+            "type": 1,
+            "guild_id": str(self.guild_id),
+            "options": [
+                {"name": k, "type": 5 if isinstance(v, bool) else 3, "value": v,
+                 **({"focused": True} if k == focused else {})}
+                for k, v in (options or {}).items()
+            ],
+        }
+        return await self._interaction(kind, data, user_id=user_id, locale=locale,
+                                       permissions=permissions, roles=roles,
+                                       channel_id=channel_id)
+
+    async def click(self, message_id: int, custom_id: str, *, user_id: int) -> Json:
+        """Dispatch a button press on a message the bot sent."""
+        message = self.messages[message_id]
+        payload = await self._interaction(
+            3, {"custom_id": custom_id, "component_type": 2}, user_id=user_id,
+            channel_id=int(message["channel_id"]), message=message,
+        )
+        self.interaction_messages[payload["token"]] = message_id
+        return payload
+
+    async def _interaction(
+        self, kind: int, data: Json, *, user_id: int, channel_id: int, locale: str = "en-US",
+        permissions: int = 1024 | 2048, roles: tuple[int, ...] = (), message: Json | None = None,
+    ) -> Json:
+        token = "itoken-" + secrets.token_hex(12)
+        self._interaction_channels[token] = channel_id
+        payload = {
+            "id": str(self.next_id()),
+            "application_id": str(self.app_id),
+            "type": kind,
+            "token": token,
+            "version": 1,
+            "guild_id": str(self.guild_id),
+            "channel_id": str(channel_id),
+            "channel": {"id": str(channel_id), "type": 0, "guild_id": str(self.guild_id),
+                        "name": "channel", "position": 0, "permission_overwrites": []},
+            "member": self.member(user_id, f"user{user_id}", roles=roles,
+                                  permissions=permissions),
+            "locale": locale,
+            "guild_locale": "ja",
+            "app_permissions": str((1 << 53) - 1),
+            "attachment_size_limit": 8 * 1024 * 1024,
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(self.guild_id)},
+            "context": 0,
+            "data": data,
+        }
+        if message is not None:
+            payload["message"] = message
+        await self._dispatch("INTERACTION_CREATE", payload)
+        return payload
+
+    async def message(
+        self,
+        content: str,
+        *,
+        user_id: int,
+        channel_id: int | None = None,
+        mention_bot: bool = False,
+        reply_to: Json | None = None,
+        bot: bool = False,
+    ) -> Json:
+        """Dispatch MESSAGE_CREATE as if a member (or another bot) wrote `content`."""
+        channel_id = channel_id or self.channel_ids[0]
+        author = user_payload(user_id, f"user{user_id}", bot=bot)
+        member = self.member(user_id, f"user{user_id}", bot=bot)
+        member.pop("user")
+        payload: Json = {
+            "id": str(self.next_id()),
+            "channel_id": str(channel_id),
+            "guild_id": str(self.guild_id),
+            "author": author,
+            "member": member,
+            "content": content,
+            "timestamp": now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [self.bot_user] if mention_bot else [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "components": [],
+            "pinned": False,
+            "type": 0,
+            "flags": 0,
+        }
+        if reply_to is not None:
+            payload["type"] = 19
+            payload["message_reference"] = {
+                "message_id": reply_to["id"], "channel_id": reply_to["channel_id"],
+                "guild_id": str(self.guild_id),
+            }
+            payload["referenced_message"] = reply_to
+        await self._dispatch("MESSAGE_CREATE", payload)
+        return payload
+
+    # ---- what tests read ------------------------------------------------------------------
+    def calls_for(self, token: str) -> list[Call]:
+        """The callback and webhook requests that answered one interaction."""
+        return [c for c in list(self.calls) if f"/{token}/" in c.path + "/"]
+
+    def replies_in(self, channel_id: int) -> list[Call]:
+        return [
+            c for c in list(self.calls)
+            if c.method == "POST" and c.path == f"/channels/{channel_id}/messages"
+        ]
+
+    def sent_message_bodies(self) -> list[Json]:
+        """Every message body the bot sent or edited, through any route."""
+        return [b for c in list(self.calls) if (b := c.message_body()) is not None]
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    # discord.py parses JSON only when the content type is exactly "application/json".
+    return web.Response(
+        body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"}
+    )
+
+
+async def wait_until(
+    check: Callable[[], Any], *, timeout: float, what: str, interval: float = 0.02
+) -> Any:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout` s."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
