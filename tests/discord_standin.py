@@ -491,12 +491,10 @@ class DiscordStandIn:
     async def click(self, message_id: int, custom_id: str, *, user_id: int) -> Json:
         """Dispatch a button press on a message the bot sent."""
         message = self.messages[message_id]
-        payload = await self._interaction(
+        return await self._interaction(
             3, {"custom_id": custom_id, "component_type": 2}, user_id=user_id,
             channel_id=int(message["channel_id"]), message=message,
         )
-        self.interaction_messages[payload["token"]] = message_id
-        return payload
 
     async def _interaction(
         self, kind: int, data: Json, *, user_id: int, channel_id: int, locale: str = "en-US",
@@ -525,8 +523,9 @@ class DiscordStandIn:
             "context": 0,
             "data": data,
         }
-        if message is not None:
+        if message is not None:  # a component: its callbacks edit this message
             payload["message"] = message
+            self.interaction_messages[token] = int(message["id"])
         await self._dispatch("INTERACTION_CREATE", payload)
         return payload
 

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 class Reindex(commands.Cog):
     def __init__(self, bot: Shirabe) -> None:
         self.bot = bot
+        # Set before the first await, so of two requests arriving together exactly one runs.
+        self.busy = False
 
     @app_commands.command(
         name="reindex",
@@ -36,16 +38,19 @@ class Reindex(commands.Cog):
             await answering.send_notice(interaction, text("reindex_refused", lang))
             return
         engine = self.bot.engine
-        if engine.reindexing:
+        if self.busy or engine.reindexing:
             await answering.send_notice(interaction, text("reindex_running", lang))
             return
-        # A rebuild takes seconds to minutes: always defer, then follow up with the report.
-        await interaction.response.defer(thinking=True)
+        self.busy = True
         try:
+            # A rebuild takes seconds to minutes: always defer, then follow up with the report.
+            await interaction.response.defer(thinking=True)
             report = await engine.reindex()
-        except ReindexRunning:
+        except ReindexRunning:  # e.g. `shirabe index` is building the same database
             await answering.send_notice(interaction, text("reindex_running", lang))
             return
+        finally:
+            self.busy = False
         log.info(
             "reindex by %s: %d added, %d changed, %d removed, %d skipped in %.2fs",
             interaction.user.id, report.added, report.changed, report.removed, report.skipped,

@@ -1,0 +1,474 @@
+"""End to end: `shirabe run` as a subprocess, real discord.py, the Discord stand-in on 127.0.0.1.
+
+One bot process serves the whole module (starting it, with the index build, is the slow part).
+The stand-in runs on its own event loop in a thread, so the tests are plain synchronous
+functions: they dispatch gateway events and poll what the bot sent back over REST.
+Each test uses its own user ids, so the shared per-user cooldown never couples tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from discord_standin import Call, DiscordStandIn
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "stand-in-token.SECRET-do-not-print"
+ADMIN_USER = 4242
+COOLDOWN = 30
+MAX_CHARS = 500
+EPHEMERAL = 64
+MANAGE_GUILD = 1 << 5
+
+pytestmark = pytest.mark.slow
+
+_user_ids = itertools.count(10_000)
+
+
+def new_user() -> int:
+    return next(_user_ids)
+
+
+class Harness:
+    """The stand-in on a background event loop, the bot subprocess, and sync helpers."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.standin = DiscordStandIn(token=TOKEN)
+        self.run(self.standin.start())
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / "bot.log"
+
+    def run(self, coro: Any, timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def wait(self, check: Callable[[], Any], what: str, timeout: float = 20) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            result = check()
+            if result:
+                return result
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"the bot exited while waiting for {what}:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; bot log:\n{self.log()}")
+            time.sleep(0.02)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
+
+    def start_bot(self) -> None:
+        s = self.standin
+        corpus = self.workdir / "corpus"
+        shutil.copytree(ROOT / "corpus", corpus)
+        config = self.workdir / "config.toml"
+        config.write_text(
+            f"""
+[discord]
+api_base = "{s.api_base}"
+guild_ids = [{s.guild_id}]
+admin_user_ids = [{ADMIN_USER}]
+admin_role_ids = [{s.admin_role_id}]
+answer_channels = [{s.channel_ids[1]}]
+cooldown_seconds = {COOLDOWN}
+max_question_chars = {MAX_CHARS}
+
+[corpus]
+path = "corpus"
+
+[index]
+path = "data/shirabe.db"
+""",
+            encoding="utf-8",
+        )
+        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        env.update(DISCORD_TOKEN=TOKEN, PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        self.wait(lambda: s.commands.get(s.guild_id), "the command sync", timeout=120)
+        self.wait(lambda: self.sent_events("GUILD_CREATE"), "the gateway session", timeout=30)
+
+    def sent_events(self, name: str) -> list[dict]:
+        return [p for kind, p in list(self.standin.gateway_log) if kind == "send" and
+                p.get("t") == name]
+
+    def received_ops(self, op: int) -> list[dict]:
+        return [p for kind, p in list(self.standin.gateway_log) if kind == "recv" and
+                p.get("op") == op]
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.run(self.standin.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+    # ---- interactions ---------------------------------------------------------------------
+    def command(self, name: str, options: dict | None = None, **kwargs: Any) -> dict:
+        return self.run(self.standin.interaction(name, options, **kwargs))
+
+    def reply_to(self, interaction: dict, timeout: float = 15) -> dict:
+        """The message body that finally answered an interaction (response or follow-up)."""
+        token = interaction["token"]
+
+        def answered() -> dict | None:
+            bodies = [b for c in self.standin.calls_for(token) if (b := c.message_body())]
+            return bodies[-1] if bodies else None
+
+        return self.wait(answered, f"the reply to {interaction['data']}", timeout)
+
+    def ask(self, question: str, *, user: int | None = None, **kwargs: Any) -> dict:
+        options: dict[str, Any] = {"question": question}
+        if kwargs.pop("private", False):
+            options["private"] = True
+        interaction = self.command("ask", options, user_id=user or new_user(), **kwargs)
+        return self.reply_to(interaction)
+
+    def message(self, content: str, **kwargs: Any) -> dict:
+        return self.run(self.standin.message(content, **kwargs))
+
+    def channel_replies(self, to: dict) -> list[Call]:
+        return [
+            c for c in self.standin.replies_in(int(to["channel_id"]))
+            if (c.body or {}).get("message_reference", {}).get("message_id") == int(to["id"])
+        ]
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory):
+    harness = Harness(tmp_path_factory.mktemp("bot"))
+    try:
+        harness.start_bot()
+        yield harness
+    finally:
+        harness.stop()
+
+
+def embed_of(body: dict) -> dict:
+    assert body.get("embeds"), f"expected an embed, got {body}"
+    return body["embeds"][0]
+
+
+def assert_no_mentions(body: dict) -> None:
+    allowed = body.get("allowed_mentions")
+    assert allowed is not None and allowed.get("parse") == [], body
+    assert not allowed.get("users") and not allowed.get("roles")
+    assert not allowed.get("replied_user")
+
+
+def assert_cited_answer(body: dict) -> dict:
+    embed = embed_of(body)
+    assert re.search(r"\*\*1\.\*\* ", embed["description"])
+    assert "§" in embed["description"] and ".txt" in embed["description"]
+    assert re.search(r"\*\*[^*\d][^*]*\*\*", embed["description"]), "matched terms in bold"
+    assert embed["footer"]["text"].startswith(("searched:", "検索語:"))
+    assert_no_mentions(body)
+    return embed
+
+
+# ---- start-up ------------------------------------------------------------------------------
+
+
+def test_commands_synced_once_to_the_configured_guild(bot: Harness) -> None:
+    s = bot.standin
+    syncs = [c for c in s.calls if c.method == "PUT" and c.path.endswith("/commands")]
+    assert [c.path for c in syncs] == [f"/applications/{s.app_id}/guilds/{s.guild_id}/commands"]
+    commands = {c["name"]: c for c in syncs[0].body}
+    assert set(commands) == {"ask", "search", "source", "reindex", "stats"}
+    for command in commands.values():
+        assert command["description_localizations"].get("ja"), command["name"]
+        for option in command.get("options", []):
+            assert option["description"], (command["name"], option["name"])
+            assert option["description_localizations"].get("ja"), option["name"]
+    gateway_bot = [c for c in s.calls if c.path == "/gateway/bot"]
+    assert len(gateway_bot) == 1, "gateway discovered through api_base"
+    assert bot.standin.gateway_log[0][1]["compress"] == "zlib-stream"
+
+
+# ---- /ask ----------------------------------------------------------------------------------
+
+
+def test_ask_in_japanese(bot: Harness) -> None:
+    body = bot.ask("CSTOの議長は誰?", locale="ja")
+    embed = assert_cited_answer(body)
+    assert "**議長**" in embed["description"] and "**CSTO**" in embed["description"]
+    assert embed["footer"]["text"].startswith("検索語:")
+    assert not body.get("flags", 0) & EPHEMERAL
+
+
+def test_ask_in_english(bot: Harness) -> None:
+    embed = assert_cited_answer(bot.ask("who chairs CSTO?"))
+    assert "CSTO" in embed["footer"]["text"].upper()
+    assert embed["title"] == "who chairs CSTO?"
+
+
+def test_private_ask_is_ephemeral(bot: Harness) -> None:
+    body = bot.ask("CSTOの議長は誰?", private=True)
+    assert body.get("flags", 0) & EPHEMERAL
+    assert_cited_answer(body)
+
+
+def test_nothing_relevant_says_what_was_searched(bot: Harness) -> None:
+    embed = embed_of(bot.ask("xyzzy plugh"))
+    assert "Nothing relevant" in embed["description"]
+    assert "xyzzy" in embed["footer"]["text"]
+
+
+def test_cooldown_tells_when_to_retry(bot: Harness) -> None:
+    user = new_user()
+    bot.ask("CSTOの議長は誰?", user=user)
+    body = bot.ask("カザフスタン", user=user)
+    assert body.get("flags", 0) & EPHEMERAL
+    seconds = int(re.search(r"try again in (\d+) s", body["content"]).group(1))
+    assert 1 <= seconds <= COOLDOWN
+
+
+# ---- hostile input -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "expect"),
+    [
+        ("", "Please ask a question"),
+        ("？！。…", "no words"),
+        ("議" * 5000, f"at most {MAX_CHARS} characters"),
+    ],
+)
+def test_unaskable_questions_get_a_short_explanation(
+    bot: Harness, question: str, expect: str
+) -> None:
+    body = bot.ask(question)
+    assert expect in body["content"] and len(body["content"]) < 200
+    assert body.get("flags", 0) & EPHEMERAL
+    assert_no_mentions(body)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["@everyone CSTOの議長は誰?", "```\nCSTO\n``` **CSTO** ||議長|| <@4242> [x](https://evil.example)"],
+)
+def test_hostile_text_cannot_ping_or_break_layout(bot: Harness, question: str) -> None:
+    body = bot.ask(question)
+    assert_no_mentions(body)
+    title = embed_of(body)["title"]
+    assert "@everyone" not in title  # a zero-width space keeps it from even looking like one
+    assert "```" not in title and "||" not in title
+    assert not re.search(r"(?<!\\)<@|(?<!\\)\]\(", title), "mention and link syntax escaped"
+
+
+# ---- channel questions ---------------------------------------------------------------------
+
+
+def test_mention_is_answered_as_a_reply(bot: Harness) -> None:
+    s = bot.standin
+    msg = bot.message(f"<@{s.app_id}> CSTOの議長は誰?", user_id=new_user(), mention_bot=True)
+    reply = bot.wait(lambda: bot.channel_replies(msg), "the reply to a mention")[0]
+    assert_cited_answer(reply.body)
+    typing = [c for c in s.calls if c.path == f"/channels/{msg['channel_id']}/typing"]
+    assert typing and s.calls.index(typing[-1]) < s.calls.index(reply)
+
+
+def test_reply_to_the_bot_is_answered(bot: Harness) -> None:
+    s = bot.standin
+    first = bot.message(f"<@{s.app_id}> CSTO", user_id=new_user(), mention_bot=True)
+    answer = bot.wait(lambda: bot.channel_replies(first), "the first answer")[0]
+    bot_message = next(
+        m for m in list(s.messages.values())
+        if int(m.get("message_reference", {}).get("message_id", 0)) == int(first["id"])
+    )
+    follow_up = bot.message("who chairs CSTO?", user_id=new_user(), reply_to=bot_message)
+    reply = bot.wait(lambda: bot.channel_replies(follow_up), "the reply to a reply")[0]
+    assert_cited_answer(reply.body)
+    assert answer is not reply
+
+
+def test_answer_channel_answers_every_message_and_ignores_others(bot: Harness) -> None:
+    s = bot.standin
+    general, answers = s.channel_ids
+    asked = bot.message("CSTOの議長は誰?", user_id=new_user(), channel_id=answers)
+    ignored = [
+        bot.message("CSTOの議長は誰?", user_id=new_user(), channel_id=general),
+        bot.message("CSTOの議長は誰?", user_id=new_user(), channel_id=answers, bot=True),
+        bot.message("CSTOの議長は誰?", user_id=s.app_id, channel_id=answers),
+        bot.message("xyzzy plugh", user_id=new_user(), channel_id=answers),  # nothing relevant
+        bot.message("👍", user_id=new_user(), channel_id=answers),
+    ]
+    reply = bot.wait(lambda: bot.channel_replies(asked), "the answer-channel reply")[0]
+    assert_cited_answer(reply.body)
+    # What the bot does, it does in order; one more answered question proves the rest was read.
+    marker = bot.message("カザフスタン", user_id=new_user(), channel_id=answers)
+    bot.wait(lambda: bot.channel_replies(marker), "the marker reply")
+    for msg in ignored:
+        assert not bot.channel_replies(msg), msg["content"]
+
+
+def test_declined_mention_still_says_so(bot: Harness) -> None:
+    s = bot.standin
+    msg = bot.message(f"<@{s.app_id}> xyzzy plugh", user_id=new_user(), mention_bot=True)
+    reply = bot.wait(lambda: bot.channel_replies(msg), "the declined reply")[0]
+    assert "Nothing relevant" in embed_of(reply.body)["description"]
+
+
+# ---- /search, /source, /stats ---------------------------------------------------------------
+
+
+def button(body: dict, label: str) -> dict:
+    buttons = [b for row in body.get("components", []) for b in row["components"]]
+    return next(b for b in buttons if label in b["label"])
+
+
+def test_search_pages_with_buttons(bot: Harness) -> None:
+    s = bot.standin
+    interaction = bot.command("search", {"query": "カザフスタン"}, user_id=new_user())
+    first = bot.reply_to(interaction)
+    embed = embed_of(first)
+    assert embed["description"].startswith("**1.** ") and "**6.**" not in embed["description"]
+    assert button(first, "Previous")["disabled"] and not button(first, "Next").get("disabled")
+    message_id = s.interaction_messages[interaction["token"]]
+    click = bot.run(s.click(message_id, button(first, "Next")["custom_id"], user_id=new_user()))
+    second = bot.reply_to(click)
+    assert second is not first and "**6.** " in embed_of(second)["description"]
+    assert not button(second, "Previous").get("disabled")
+    assert_no_mentions(second)
+
+
+def test_source_autocompletes_and_shows_a_document(bot: Harness) -> None:
+    s = bot.standin
+    auto = bot.command("source", {"document": "カザフ"}, user_id=new_user(), kind=4,
+                       focused="document")
+    callback = bot.wait(
+        lambda: [c for c in s.calls_for(auto["token"]) if c.body and c.body["type"] == 8],
+        "autocomplete choices",
+    )[0]
+    choices = callback.body["data"]["choices"]
+    assert choices and all(len(c["name"]) <= 100 and c["value"].endswith(".txt") for c in choices)
+    body = bot.reply_to(bot.command("source", {"document": choices[0]["value"]},
+                                    user_id=new_user()))
+    embed = embed_of(body)
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["File"].replace("\\", "") == choices[0]["value"]
+    assert int(fields["Passages"]) > 0 and embed["description"]
+
+
+def test_stats_counts_questions(bot: Harness) -> None:
+    bot.ask("CSTOの議長は誰?")
+    body = bot.reply_to(bot.command("stats", user_id=new_user()))
+    fields = {f["name"]: f["value"] for f in embed_of(body)["fields"]}
+    assert int(fields["Documents"]) == 5 and int(fields["Passages"]) > 5
+    assert int(fields["Questions answered"]) >= 1
+    assert "<t:" in fields["Last reindex"]
+
+
+# ---- /reindex ------------------------------------------------------------------------------
+
+
+def test_reindex_refused_for_non_admins(bot: Harness) -> None:
+    body = bot.reply_to(bot.command("reindex", user_id=new_user()))
+    assert body.get("flags", 0) & EPHEMERAL
+    assert "Manage Server" in body["content"]
+
+
+def test_reindex_by_admins_one_at_a_time(bot: Harness) -> None:
+    (bot.workdir / "corpus" / "new.txt").write_text(
+        "新しい記事\nCSTOの議長国はアルメニアである。\n", encoding="utf-8"
+    )
+
+    async def together() -> list[dict]:  # back to back, as two admins clicking at once
+        s = bot.standin
+        return [
+            await s.interaction("reindex", user_id=ADMIN_USER),
+            await s.interaction("reindex", user_id=new_user(), permissions=MANAGE_GUILD),
+            await s.interaction("ask", {"question": "CSTOの議長は誰?"}, user_id=new_user()),
+        ]
+
+    first, second, during = bot.run(together())
+    report = embed_of(bot.reply_to(first, timeout=60))
+    fields = {f["name"]: f["value"] for f in report["fields"]}
+    assert fields["Added"] == "1" and fields["Removed"] == "0" and float(fields["Seconds"]) >= 0
+    refused = bot.reply_to(second)
+    assert "already running" in refused["content"] and refused.get("flags", 0) & EPHEMERAL
+    assert_cited_answer(bot.reply_to(during))
+    by_role = bot.command("reindex", user_id=new_user(), roles=(bot.standin.admin_role_id,))
+    fields = {f["name"]: f["value"] for f in embed_of(bot.reply_to(by_role, timeout=60))["fields"]}
+    assert fields["Added"] == "0" and fields["Unchanged"] == "6"
+
+
+# ---- load and connection trouble -----------------------------------------------------------
+
+
+def test_twenty_simultaneous_asks_are_all_answered(bot: Harness) -> None:
+    questions = ["CSTOの議長は誰?", "who chairs CSTO?", "カザフスタン", "アルメニア"] * 5
+
+    async def dispatch_all() -> list[dict]:
+        return [
+            await bot.standin.interaction("ask", {"question": q}, user_id=new_user())
+            for q in questions
+        ]
+
+    interactions = bot.run(dispatch_all())
+    for interaction in interactions:
+        assert_cited_answer(bot.reply_to(interaction, timeout=30))
+
+
+def test_resumes_after_the_gateway_drops_and_never_syncs_again(bot: Harness) -> None:
+    s = bot.standin
+    identifies = len(bot.received_ops(2))
+    bot.run(s.drop_connection(4000))
+    bot.wait(lambda: bot.sent_events("RESUMED"), "the RESUMED event", timeout=30)
+    assert bot.received_ops(6), "the bot sent RESUME"
+    assert any(p.get("path") == "/resume-gateway" for k, p in s.gateway_log if k == "connect")
+    assert_cited_answer(bot.ask("CSTOの議長は誰?"))
+    assert len(bot.received_ops(2)) == identifies, "resumed, not re-identified"
+    syncs = [c for c in s.calls if c.method == "PUT" and c.path.endswith("/commands")]
+    assert len(syncs) == 1
+
+
+def test_unknown_command_gets_a_polite_reply(bot: Harness) -> None:
+    body = bot.reply_to(bot.command("frobnicate", user_id=new_user()))
+    assert "not available" in body["content"] and body.get("flags", 0) & EPHEMERAL
+
+
+# ---- whole-run properties (keep these last) ------------------------------------------------
+
+
+def test_every_message_the_bot_sent_allows_no_mentions(bot: Harness) -> None:
+    bodies = bot.standin.sent_message_bodies()
+    assert len(bodies) > 30
+    for body in bodies:
+        assert_no_mentions(body)
+
+
+def test_no_unexpected_routes_and_token_never_printed(bot: Harness) -> None:
+    failed = [(c.method, c.path, c.status) for c in bot.standin.calls if c.status >= 400]
+    assert not failed
+    assert TOKEN not in bot.log_path.read_text(errors="replace")
+
+
+def test_sigterm_closes_cleanly(bot: Harness) -> None:
+    assert bot.process is not None
+    bot.process.send_signal(signal.SIGTERM)
+    assert bot.process.wait(20) == 0
+    log = bot.log()
+    assert "index database closed" in log and "Traceback" not in log
