@@ -69,6 +69,9 @@ class Shirabe(commands.Bot):
     engine: Engine
 
     def __init__(self, config: Config) -> None:
+        # The bot never joins voice; do not warn at every start that voice libraries are absent.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()
         intents.message_content = config.discord.message_content_intent
         super().__init__(
@@ -81,6 +84,15 @@ class Shirabe(commands.Bot):
         self.config = config
         self.cooldown = Cooldown(config.discord.cooldown_seconds)
         self.synced = False
+
+    @property
+    def reindexing(self) -> bool:
+        """A reindex is running, or claimed by /reindex and about to start.
+
+        Interactions arriving now are deferred at once: answers may wait on the rebuild's I/O.
+        """
+        cog = self.get_cog("Reindex")
+        return bool(getattr(cog, "busy", False)) or self.engine.reindexing
 
     async def login(self, token: str) -> None:
         use_api_base(self.config.discord.api_base)

@@ -33,8 +33,6 @@ MAX_CHARS = 500
 EPHEMERAL = 64
 MANAGE_GUILD = 1 << 5
 
-pytestmark = pytest.mark.slow
-
 _user_ids = itertools.count(10_000)
 
 
@@ -410,6 +408,9 @@ def test_reindex_by_admins_one_at_a_time(bot: Harness) -> None:
     refused = bot.reply_to(second)
     assert "already running" in refused["content"] and refused.get("flags", 0) & EPHEMERAL
     assert_cited_answer(bot.reply_to(during))
+    callbacks = [c.body["type"] for c in bot.standin.calls_for(during["token"]) if
+                 c.path.endswith("/callback")]
+    assert callbacks == [5], "an /ask during a reindex is deferred, then followed up"
     by_role = bot.command("reindex", user_id=new_user(), roles=(bot.standin.admin_role_id,))
     fields = {f["name"]: f["value"] for f in embed_of(bot.reply_to(by_role, timeout=60))["fields"]}
     assert fields["Added"] == "0" and fields["Unchanged"] == "6"
@@ -455,7 +456,7 @@ def test_unknown_command_gets_a_polite_reply(bot: Harness) -> None:
 
 def test_every_message_the_bot_sent_allows_no_mentions(bot: Harness) -> None:
     bodies = bot.standin.sent_message_bodies()
-    assert len(bodies) > 30
+    assert len(bodies) > 20
     for body in bodies:
         assert_no_mentions(body)
 

@@ -45,7 +45,7 @@ class Ask(commands.Cog):
             return
         work = answering.ask(self.bot.engine, question, k=self.bot.config.top_k, lang=lang)
         reply = await answering.respond(
-            interaction, work, ephemeral=private, defer_now=self.bot.engine.reindexing
+            interaction, work, ephemeral=private, defer_now=self.bot.reindexing
         )
         await answering.log_question(
             self.bot.engine,

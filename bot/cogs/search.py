@@ -112,7 +112,7 @@ class Search(commands.Cog):
             interaction,
             first_page(),
             ephemeral=False,
-            defer_now=self.bot.engine.reindexing,
+            defer_now=self.bot.reindexing,
             view=pager,
         )
 

@@ -48,7 +48,7 @@ class Source(commands.Cog):
             return Reply("answer", embeds=[render_source(doc, lang)])
 
         await answering.respond(
-            interaction, work(), ephemeral=False, defer_now=self.bot.engine.reindexing
+            interaction, work(), ephemeral=False, defer_now=self.bot.reindexing
         )
 
     async def find(self, name: str) -> DocumentInfo | None:

@@ -29,7 +29,7 @@ class StatsCog(commands.Cog, name="Stats"):
         async def work() -> Reply:
             return Reply("answer", embeds=[render_stats(await self.bot.engine.stats(), lang)])
 
-        await respond(interaction, work(), ephemeral=False, defer_now=self.bot.engine.reindexing)
+        await respond(interaction, work(), ephemeral=False, defer_now=self.bot.reindexing)
 
 
 async def setup(bot: Shirabe) -> None:
