@@ -23,8 +23,15 @@ from index.tokenize import TokenizerMissing
 DEFAULT_CORPUS = Path("corpus")
 DEFAULT_DB = Path("data/shirabe.db")
 
-EXPECTED = (StoreError, TokenizerMissing, BuildRunning, EmptyCorpus, FileNotFoundError,
-            ValueError, PermissionError)
+EXPECTED = (
+    StoreError,
+    TokenizerMissing,
+    BuildRunning,
+    EmptyCorpus,
+    FileNotFoundError,
+    ValueError,
+    PermissionError,
+)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -104,14 +111,19 @@ async def _eval(args) -> int:
         pairs = [(q, await engine.ask(q.question, args.k)) for q in questions]
     finally:
         await engine.close()
-    print(f"{len(questions)} questions from {args.questions}" + (f" (split {args.split})" if args.split else ""))
+    print(
+        f"{len(questions)} questions from {args.questions}"
+        + (f" (split {args.split})" if args.split else "")
+    )
     print(format_table(evaluate(pairs)))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if args.command == "run":
         from bot.app import run
 

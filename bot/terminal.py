@@ -12,7 +12,7 @@ BOLD, RESET = "\033[1m", "\033[0m"
 
 
 def searched_line(answer: Answer) -> str:
-    """"searched: CSTO, 議長 (chair)" -- what the question was turned into."""
+    """ "searched: CSTO, 議長 (chair)" -- what the question was turned into."""
     shown = []
     for term in answer.query_terms:
         alternatives = answer.translations.get(term)

@@ -21,10 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
+try:  # the compiled MaxScore kernel (setup.py); the NumPy path gives the same results
+    from index import _topk
+except ImportError:  # pragma: no cover - depends on the install
+    _topk = None
+
 K1 = 1.5
 B = 0.75
 EPSILON = 0.25
-FORMAT = 1
+FORMAT = 2
 
 
 def idf_of(df: np.ndarray | int, n: int) -> np.ndarray:
@@ -40,7 +45,9 @@ class Postings:
     doc_len: np.ndarray  # int32[N]: tokens per passage
     offsets: np.ndarray  # int64[V+1]: postings of term t are [offsets[t], offsets[t+1])
     docs: np.ndarray  # int32[P]: passage index, ascending within a term
-    tfs: np.ndarray  # float32[P]: term frequency in that passage
+    tfs: np.ndarray  # uint16[P]: term frequency in that passage
+    impacts: np.ndarray | None = None  # float32[P]: the posting's score contribution
+    max_impact: np.ndarray | None = None  # float32[V]: a term's largest contribution
     k1: float = K1
     b: float = B
     epsilon: float = EPSILON
@@ -61,7 +68,24 @@ class Postings:
             self.norm = self.k1 * (1 - self.b + self.b * self.doc_len / self.avgdl)
         else:
             self.norm = np.zeros(0)
+        if self.impacts is None or self.max_impact is None:
+            self.impacts, self.max_impact = self._impacts()
         self._local = threading.local()
+
+    def _impacts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every posting's contribution, precomputed once per generation in one vectorized
+        pass: a query then gathers instead of computing, and each term's maximum is the
+        upper bound dynamic pruning needs."""
+        df = np.diff(self.offsets)
+        term_of = np.repeat(np.arange(len(df), dtype=np.int32), df)
+        tf = self.tfs.astype(np.float64)
+        impacts = self.idf[term_of] * (tf * (self.k1 + 1) / (tf + self.norm[self.docs]))
+        impacts = impacts.astype(np.float32)
+        max_impact = np.zeros(len(df), dtype=np.float32)
+        if len(impacts):
+            starts = self.offsets[:-1][df > 0]
+            max_impact[df > 0] = np.maximum.reduceat(impacts, starts)
+        return impacts, max_impact
 
     @property
     def vocabulary_size(self) -> int:
@@ -81,7 +105,10 @@ class Postings:
     def _group(self, terms: list[int]) -> tuple[np.ndarray, np.ndarray, float]:
         """(passages, summed tf, idf) of a group of alternative terms."""
         parts = [
-            (self.docs[self.offsets[t] : self.offsets[t + 1]], self.tfs[self.offsets[t] : self.offsets[t + 1]])
+            (
+                self.docs[self.offsets[t] : self.offsets[t + 1]],
+                self.tfs[self.offsets[t] : self.offsets[t + 1]],
+            )
             for t in dict.fromkeys(terms)
             if 0 <= t < self.vocabulary_size and self.offsets[t + 1] > self.offsets[t]
         ]
@@ -104,48 +131,175 @@ class Postings:
             return docs[:0], np.zeros(0)
         return docs, idf * (tf * (self.k1 + 1) / (tf + self.norm[docs]))
 
-    def _scratch(self) -> np.ndarray:
-        """A per-thread dense accumulator, zeroed again after each query (only touched cells)."""
-        acc = getattr(self._local, "acc", None)
-        if acc is None or len(acc) != self.n:
-            acc = np.zeros(self.n, dtype=np.float64)
-            self._local.acc = acc
-        return acc
+    def _scratch(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-thread dense accumulator and seen-mask, reset after each query (only the cells
+        it touched), so a query never pays for a pass over all N passages."""
+        local = self._local
+        if getattr(local, "n", -1) != self.n:
+            local.acc = np.zeros(self.n, dtype=np.float64)
+            local.seen = np.zeros(self.n, dtype=bool)
+            local.n = self.n
+        return local.acc, local.seen
 
-    def score_groups(
-        self, groups: list[list[int]], weights: list[float] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(touched passages, their scores); passages no group touches score 0."""
-        acc = self._scratch()
-        touched: list[np.ndarray] = []
-        for i, terms in enumerate(groups):
-            docs, contrib = self.contributions(terms)
-            if len(docs) == 0:
-                continue
-            if weights is not None:
-                contrib = contrib * weights[i]
-            acc[docs] += contrib
-            touched.append(docs)
-        if not touched:
-            return np.zeros(0, np.int32), np.zeros(0)
-        cand = touched[0] if len(touched) == 1 else np.unique(np.concatenate(touched))
-        scores = acc[cand].copy()
-        acc[cand] = 0.0
-        return cand, scores
+    def _approximate(self, terms: list[int]) -> tuple[np.ndarray, np.ndarray, float]:
+        """(passages, float32 contributions, upper bound) of a group, from the impacts."""
+        terms = [t for t in dict.fromkeys(terms) if 0 <= t < self.vocabulary_size and self.df(t)]
+        if len(terms) == 1:
+            t = terms[0]
+            lo, hi = self.offsets[t], self.offsets[t + 1]
+            return self.docs[lo:hi], self.impacts[lo:hi], float(self.max_impact[t])
+        docs, contrib = self.contributions(terms)
+        return docs, contrib, float(contrib.max()) if len(contrib) else 0.0
 
     def top_k(
         self, groups: list[list[int]], k: int, weights: list[float] | None = None, offset: int = 0
     ) -> list[tuple[int, float]]:
-        """The best passages as (passage index, score), ties broken by passage order."""
-        cand, scores = self.score_groups(groups, weights)
+        """The best passages as (passage index, exact score), ties broken by passage order.
+
+        MaxScore-style pruning, vectorized: groups are accumulated rarest first; once the
+        k-th best partial score exceeds what all remaining groups together could add, no
+        untouched passage can enter the top k, and the remaining (frequent) groups are only
+        looked up for the passages already touched. Selection uses float32 impacts; the
+        survivors are rescored exactly in float64, so returned scores equal rank_bm25's.
+        """
         want = k + offset
-        if len(cand) == 0 or want <= 0:
+        if want <= 0:
             return []
-        if len(cand) > want:
-            part = np.argpartition(-scores, want - 1)[:want]
-            cand, scores = cand[part], scores[part]
-        order = np.lexsort((cand, -scores))[offset:want]
-        return [(int(cand[i]), float(scores[i])) for i in order]
+        weights = weights or [1.0] * len(groups)
+        if _topk is not None and self.n:
+            return self._top_k_compiled(groups, want, weights)[offset:]
+        parts = [(*self._approximate(g), w) for g, w in zip(groups, weights, strict=True)]
+        parts = [p for p in parts if len(p[0])]
+        if not parts:
+            return []
+        parts.sort(key=lambda p: len(p[0]))
+        acc, seen = self._scratch()
+        touched: list[np.ndarray] = []
+        remaining_bound = sum(p[2] * p[3] for p in parts)
+        i = 0
+        try:
+            while i < len(parts):
+                docs, contrib, bound, w = parts[i]
+                acc[docs] += contrib * w if w != 1.0 else contrib
+                fresh = docs[~seen[docs]]
+                seen[fresh] = True
+                touched.append(fresh)
+                remaining_bound -= bound * w
+                i += 1
+                if i < len(parts) and self._can_prune(acc, touched, want, remaining_bound):
+                    break
+            cand = np.concatenate(touched) if len(touched) > 1 else touched[0]
+            for docs, contrib, _, w in parts[i:]:
+                self._add_lookup(acc, seen, cand, docs, contrib, w)
+            scores = acc[cand]
+            margin = want + 10
+            if len(cand) > margin:
+                keep = np.argpartition(-scores, margin - 1)[:margin]
+                cand = cand[keep]
+        finally:
+            for t in touched:
+                acc[t] = 0.0
+                seen[t] = False
+        cand = np.sort(cand)  # exact lookups below use binary search
+        exact = self._exact_scores(cand, groups, weights)
+        order = np.lexsort((cand, -exact))[offset:want]
+        return [(int(cand[j]), float(exact[j])) for j in order]
+
+    def _top_k_compiled(
+        self, groups: list[list[int]], want: int, weights: list[float]
+    ) -> list[tuple[int, float]]:
+        lists = []
+        for terms, w in zip(groups, weights, strict=True):
+            terms = [
+                t for t in dict.fromkeys(terms) if 0 <= t < self.vocabulary_size and self.df(t)
+            ]
+            if not terms or w == 0:
+                continue
+            if len(terms) == 1:
+                t = terms[0]
+                lo, hi = self.offsets[t], self.offsets[t + 1]
+                docs, tfs = self.docs[lo:hi], self.tfs[lo:hi]
+                idf, bound = float(self.idf[t]), float(self.max_impact[t])
+            else:
+                docs, tfs, idf = self._group(terms)
+                tfs = np.minimum(tfs, np.iinfo(np.uint16).max).astype(np.uint16)
+                bound = float((idf * tfs * (self.k1 + 1) / (tfs + self.norm[docs])).max())
+            # A bound slightly above the float32 maximum keeps pruning exact.
+            bound = abs(bound * w) * (1 + 1e-5) + 1e-9
+            lists.append(
+                (
+                    np.ascontiguousarray(docs, np.int32),
+                    np.ascontiguousarray(tfs, np.uint16),
+                    idf,
+                    w,
+                    bound,
+                )
+            )
+        if not lists:
+            return []
+        norm = np.ascontiguousarray(self.norm, dtype=np.float64)
+        docs_b, scores_b = _topk.topk(lists, norm, self.k1, want)
+        docs = np.frombuffer(docs_b, dtype=np.int32)
+        scores = np.frombuffer(scores_b, dtype=np.float64)
+        return [(int(d), float(s)) for d, s in zip(docs, scores, strict=True)]
+
+    @staticmethod
+    def _can_prune(acc: np.ndarray, touched: list[np.ndarray], want: int, bound: float) -> bool:
+        seen_count = sum(len(t) for t in touched)
+        if seen_count < want:
+            return False
+        cand = np.concatenate(touched) if len(touched) > 1 else touched[0]
+        kth = np.partition(acc[cand], seen_count - want)[seen_count - want]
+        return bool(kth > bound * (1 + 1e-5) + 1e-9)
+
+    @staticmethod
+    def _add_lookup(
+        acc: np.ndarray,
+        seen: np.ndarray,
+        cand: np.ndarray,
+        docs: np.ndarray,
+        contrib: np.ndarray,
+        w: float,
+    ) -> None:
+        """Add a group's contributions to the candidate passages only."""
+        if len(cand) * 16 < len(docs):
+            pos = np.searchsorted(docs, cand)
+            pos[pos == len(docs)] = 0
+            hit = docs[pos] == cand
+            acc[cand[hit]] += contrib[pos[hit]] * w
+        else:
+            mask = seen[docs]  # a scan beats lookups when the candidates are many
+            acc[docs[mask]] += contrib[mask] * w
+
+    def _exact_scores(
+        self, cand: np.ndarray, groups: list[list[int]], weights: list[float]
+    ) -> np.ndarray:
+        """float64 scores of a few (sorted) passages, summed in query order as rank_bm25 does."""
+        out = np.zeros(len(cand))
+        for g, w in zip(groups, weights, strict=True):
+            docs, contrib = self.contributions(g) if len(g) > 1 else self._term_exact(g, cand)
+            if len(docs) == 0:
+                continue
+            pos = np.searchsorted(docs, cand)
+            pos[pos == len(docs)] = 0
+            hit = docs[pos] == cand
+            out[hit] += contrib[pos[hit]] * w
+        return out
+
+    def _term_exact(self, g: list[int], cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact contributions of one term, computed only at the candidates' postings."""
+        if not g or not (0 <= g[0] < self.vocabulary_size) or not self.df(g[0]):
+            return np.zeros(0, np.int32), np.zeros(0)
+        t = g[0]
+        lo, hi = self.offsets[t], self.offsets[t + 1]
+        docs = self.docs[lo:hi]
+        pos = np.searchsorted(docs, cand)
+        pos[pos == len(docs)] = 0
+        hit = docs[pos] == cand
+        sel_docs = docs[pos[hit]]
+        tf = self.tfs[lo:hi][pos[hit]].astype(np.float64)
+        contrib = self.idf[t] * (tf * (self.k1 + 1) / (tf + self.norm[sel_docs]))
+        return sel_docs, contrib
 
     def get_scores(self, terms: list[int]) -> np.ndarray:
         """Dense scores for every passage, one term per query token (rank_bm25's API)."""
@@ -173,10 +327,11 @@ def build_postings(
     docs = (uniq % max(n, 1)).astype(np.int32)
     offsets = np.zeros(vocabulary_size + 1, dtype=np.int64)
     np.cumsum(np.bincount(terms, minlength=vocabulary_size), out=offsets[1:])
-    return Postings(doc_len=doc_len, offsets=offsets, docs=docs, tfs=counts.astype(np.float32))
+    tfs = np.minimum(counts, np.iinfo(np.uint16).max).astype(np.uint16)
+    return Postings(doc_len=doc_len, offsets=offsets, docs=docs, tfs=tfs)
 
 
-ARRAYS = ("doc_len", "offsets", "docs", "tfs")
+ARRAYS = ("doc_len", "offsets", "docs", "tfs", "impacts", "max_impact")
 
 
 def save_postings(postings: Postings, directory: Path) -> None:
@@ -188,8 +343,14 @@ def save_postings(postings: Postings, directory: Path) -> None:
             np.save(fh, getattr(postings, name))
             fh.flush()
             os.fsync(fh.fileno())
-    meta = {"format": FORMAT, "k1": postings.k1, "b": postings.b, "epsilon": postings.epsilon,
-            "n": postings.n, "vocabulary": postings.vocabulary_size}
+    meta = {
+        "format": FORMAT,
+        "k1": postings.k1,
+        "b": postings.b,
+        "epsilon": postings.epsilon,
+        "n": postings.n,
+        "vocabulary": postings.vocabulary_size,
+    }
     (directory / "postings.json").write_text(json.dumps(meta))
 
 

@@ -52,6 +52,7 @@ def index_settings() -> dict[str, str]:
         "k1": str(bm25.K1),
         "b": str(bm25.B),
         "epsilon": str(bm25.EPSILON),
+        "arrays_format": str(bm25.FORMAT),
     }
 
 
@@ -157,8 +158,12 @@ class Builder:
             passage_ids = await self._publish_arrays(db, new_gen)
             await store.write_meta(
                 db,
-                {**index_settings(), "generation": str(new_gen), "built_at": store.now_iso(),
-                 "passages": str(len(passage_ids))},
+                {
+                    **index_settings(),
+                    "generation": str(new_gen),
+                    "built_at": store.now_iso(),
+                    "passages": str(len(passage_ids)),
+                },
             )
             await db.commit()
         except BaseException:
@@ -259,8 +264,18 @@ class Builder:
         cur = await db.execute(
             "INSERT INTO documents(path, title, url, date, sha256, mtime, encoding, text, "
             "passages, added_gen) VALUES(?,?,?,?,?,?,?,?,?,?)",
-            (doc.path, doc.title, doc.url, doc.date, doc.sha256, doc.mtime, doc.encoding,
-             doc.text, len(passages), gen),
+            (
+                doc.path,
+                doc.title,
+                doc.url,
+                doc.date,
+                doc.sha256,
+                doc.mtime,
+                doc.encoding,
+                doc.text,
+                len(passages),
+                gen,
+            ),
         )
         doc_id = cur.lastrowid
         new_terms = sorted({t for p in passages for t in p.terms if t not in vocab})
@@ -275,9 +290,16 @@ class Builder:
             "INSERT INTO passages(doc_id, ordinal, start, end, line_start, line_end, text, terms)"
             " VALUES(?,?,?,?,?,?,?,?)",
             [
-                (doc_id, p.ordinal, p.start, p.end, p.line_start, p.line_end,
-                 doc.text[p.start : p.end],
-                 np.array([vocab[t] for t in p.terms], dtype=np.int32).tobytes())
+                (
+                    doc_id,
+                    p.ordinal,
+                    p.start,
+                    p.end,
+                    p.line_start,
+                    p.line_end,
+                    doc.text[p.start : p.end],
+                    np.array([vocab[t] for t in p.terms], dtype=np.int32).tobytes(),
+                )
                 for p in passages
             ],
         )
@@ -350,6 +372,8 @@ def _batches(docs: list[Document], chars: int) -> list[list[Document]]:
     return batches
 
 
-async def build_index(corpus: Path, db_path: Path, progress: Progress | None = None) -> ReindexReport:
+async def build_index(
+    corpus: Path, db_path: Path, progress: Progress | None = None
+) -> ReindexReport:
     """Build or update the index at `db_path` from `corpus`; see module docstring."""
     return await Builder(corpus, db_path, progress).run()

@@ -24,7 +24,7 @@ from index.bm25 import Postings, load_postings
 from index.build import BuildRunning, EmptyCorpus, build_index, settings_mismatch
 from index.excerpt import make_excerpt
 from index.models import Answer, Citation, DocumentInfo, Hit, ReindexReport, Stats
-from index.search import QueryPlan, plan_query, rank
+from index.search import MIN_COVERAGE, QueryPlan, plan_query, rank
 
 log = logging.getLogger(__name__)
 
@@ -154,15 +154,17 @@ class Engine:
             return Answer(query, [], [], _ms(started), problem=problem)
         plan, ranked = await asyncio.to_thread(self._plan_and_rank, gen, query, k, offset)
         query_terms = [g.label for g in plan.groups]
-        if not ranked.hits:
-            why = "none of the question's words occur in the documents"
+        why = _decline_reason(ranked)
+        if why:
             return Answer(query, query_terms, [], _ms(started), plan.translations, declined=why)
         hits = await self._hits(gen, plan, ranked, offset)
         return Answer(query, query_terms, hits, _ms(started), plan.translations)
 
     def _plan_and_rank(self, gen: Generation, query: str, k: int, offset: int):
         plan = plan_query(query, gen.vocabulary.__contains__)
-        group_ids = [[gen.vocabulary[t] for t in g.terms if t in gen.vocabulary] for g in plan.groups]
+        group_ids = [
+            [gen.vocabulary[t] for t in g.terms if t in gen.vocabulary] for g in plan.groups
+        ]
         return plan, rank(gen.postings, group_ids, k, offset)
 
     async def _hits(self, gen: Generation, plan: QueryPlan, ranked, offset: int) -> list[Hit]:
@@ -301,6 +303,15 @@ def _question_problem(question: str) -> str | None:
         )
     if not any(ch.isalnum() for ch in question):
         return "The question has no words in it, only punctuation or symbols."
+    return None
+
+
+def _decline_reason(ranked) -> str | None:
+    """Why nothing should be shown, or None: see MIN_COVERAGE in index/search.py."""
+    if not ranked.hits:
+        return "none of the question's words occur in the documents"
+    if ranked.best_coverage < MIN_COVERAGE:
+        return f"the best passage holds only {ranked.best_coverage:.0%} of the question's weight"
     return None
 
 

@@ -110,7 +110,9 @@ def evaluate(pairs: list[tuple[Question, Answer]]) -> dict[str, dict[str, float 
 
 
 def format_table(rows: dict[str, dict[str, float | int]]) -> str:
-    header = f"{'kind':<18}{'n':>4}{'Hit@1':>8}{'Hit@3':>8}{'Hit@5':>8}{'MRR@10':>8}{'declined':>14}"
+    header = (
+        f"{'kind':<18}{'n':>4}{'Hit@1':>8}{'Hit@3':>8}{'Hit@5':>8}{'MRR@10':>8}{'declined':>14}"
+    )
     lines = [header, "-" * len(header)]
     for kind, r in rows.items():
         declined = ""

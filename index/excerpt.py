@@ -53,9 +53,7 @@ def make_excerpt(
     return _render(passage, s, e, tokens, answer)
 
 
-def _first_answer(
-    passage: str, sentences: list[tuple[int, int]], prefer
-) -> tuple[int, int] | None:
+def _first_answer(passage: str, sentences: list[tuple[int, int]], prefer) -> tuple[int, int] | None:
     if prefer is None:
         return None
     for s, e in sentences:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from index.bm25 import Postings
+from index.bm25 import Postings, idf_of
 from index.tokenize import tokenize
 
 MAX_GROUPS = 64  # a pasted essay is searched by its first 64 distinct words
@@ -71,16 +71,16 @@ class Ranked:
     hits: list[Candidate]
     group_ids: list[list[int]]  # term ids per group (unknown terms dropped)
     weights: list[float]  # idf per group (0 when the group matches nothing)
-
-    @property
-    def best_coverage(self) -> float:
-        return max((c.coverage for c in self.hits), default=0.0)
+    best_coverage: float  # over all candidates, not just this page
 
 
 def rank(postings: Postings, group_ids: list[list[int]], k: int, offset: int = 0) -> Ranked:
     """Top BM25 candidates, re-ordered by fused score; `offset` pages through them."""
     weights = [postings.group_idf(_group_df(postings, ids)) for ids in group_ids]
-    total = sum(weights)
+    # A word the documents never use is maximally specific: it weighs as much as the rarest
+    # term could, so a passage that matches only the question's generic words covers little.
+    unseen = float(idf_of(0, postings.n)) if postings.n else 0.0
+    total = sum(w if ids and w > 0 else unseen for ids, w in zip(group_ids, weights, strict=True))
     pool = max(RERANK_POOL, -(-(k + offset) // RERANK_POOL) * RERANK_POOL)
     candidates = []
     for index, score in postings.top_k(group_ids, pool):
@@ -89,7 +89,12 @@ def rank(postings: Postings, group_ids: list[list[int]], k: int, offset: int = 0
         )
         candidates.append(Candidate(index, score, covered / total if total else 0.0))
     candidates.sort(key=lambda c: (-c.fused, -c.bm25, c.index))
-    return Ranked(hits=candidates[offset : offset + k], group_ids=group_ids, weights=weights)
+    return Ranked(
+        hits=candidates[offset : offset + k],
+        group_ids=group_ids,
+        weights=weights,
+        best_coverage=max((c.coverage for c in candidates), default=0.0),
+    )
 
 
 def _group_df(postings: Postings, ids: list[int]) -> int:

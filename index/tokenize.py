@@ -21,9 +21,38 @@ CONTENT_POS = {"名詞", "動詞", "形容詞", "形状詞", "副詞", "接頭�
 
 # Lemmas so common in Japanese prose that they only add noise to BM25.
 STOP_LEMMAS = {
-    "為る", "成る", "有る", "居る", "事", "物", "所", "為", "様", "此れ", "其れ", "彼",
-    "れる", "られる", "せる", "させる", "的", "等", "達", "さん", "くる", "来る", "行く",
-    "言う", "思う", "見る", "出来る", "其の", "此の", "彼の", "又", "既に",
+    "為る",
+    "成る",
+    "有る",
+    "居る",
+    "事",
+    "物",
+    "所",
+    "為",
+    "様",
+    "此れ",
+    "其れ",
+    "彼",
+    "れる",
+    "られる",
+    "せる",
+    "させる",
+    "的",
+    "等",
+    "達",
+    "さん",
+    "くる",
+    "来る",
+    "行く",
+    "言う",
+    "思う",
+    "見る",
+    "出来る",
+    "其の",
+    "此の",
+    "彼の",
+    "又",
+    "既に",
 }
 
 # English function words; UniDic tags unknown Latin words as nouns, so they would otherwise
@@ -176,7 +205,9 @@ def tokenize_spans(text: str) -> list[Token]:
             s = origin[base + start]
             e = origin[base + pos - 1] + 1
             tokens.append(
-                Token(term=term, start=s, end=e, pos=f"{f.pos1}-{f.pos2}-{f.pos3}", surface=text[s:e])
+                Token(
+                    term=term, start=s, end=e, pos=f"{f.pos1}-{f.pos2}-{f.pos3}", surface=text[s:e]
+                )
             )
     return tokens
 

@@ -74,9 +74,9 @@ def test_group_of_alternatives_scores_as_one_term():
     # The same corpus with both alternatives rewritten to one symbol.
     merged = BM25Okapi([["CHAIR" if t in ("議長", "椅子") else t for t in d] for d in docs])
     expected = merged.get_scores(["CHAIR"])
-    cand, scores = postings.score_groups([[vocab["議長"], vocab["椅子"]]])
     dense = np.zeros(len(docs))
-    dense[cand] = scores
+    for index, score in postings.top_k([[vocab["議長"], vocab["椅子"]]], len(docs)):
+        dense[index] = score
     np.testing.assert_allclose(dense, expected, atol=1e-9)
     # ... which is not what two separate terms would score.
     separate = postings.get_scores([vocab["議長"], vocab["椅子"]])
@@ -106,3 +106,37 @@ def test_top_k_larger_than_corpus(bundled_engine_paths):
     hits = postings.top_k([[vocab["ロシア"]]], 10_000)
     assert len(hits) == postings.df(vocab["ロシア"])
     assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+
+
+@pytest.mark.parametrize("kernel", ["compiled", "numpy"])
+def test_pruned_top_k_equals_exhaustive_ranking(kernel, monkeypatch):
+    """Dynamic pruning must not change the top k: compare with a full dense ranking."""
+    from index import bm25
+
+    if kernel == "numpy":
+        monkeypatch.setattr(bm25, "_topk", None)
+    else:
+        assert bm25._topk is not None, "the C kernel was not built (setup.py)"
+    rng = np.random.default_rng(7)
+    n_docs, vocab_size = 3000, 400
+    # Zipf-like term draws so some terms are in most passages and others in a few.
+    weights = 1 / np.arange(1, vocab_size + 1)
+    lengths = rng.integers(5, 40, n_docs)
+    flat = rng.choice(vocab_size, size=lengths.sum(), p=weights / weights.sum()).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    postings = build_postings(flat, offsets, vocab_size)
+    for _ in range(200):
+        q = rng.choice(vocab_size, size=rng.integers(1, 6), replace=False).tolist()
+        q += rng.choice(5, size=rng.integers(0, 3)).tolist()  # very frequent terms too
+        dense = postings.get_scores(q)
+        expected = sorted(range(n_docs), key=lambda i: (-dense[i], i))
+        expected = [i for i in expected if dense[i] != 0][:10]
+        got = postings.top_k([[t] for t in q], 10)
+        assert [i for i, _ in got] == expected, q
+        np.testing.assert_allclose([s for _, s in got], dense[expected], atol=1e-9)
+        group = postings.top_k([q[:2]], 5)  # a group of alternatives, too
+        g = sorted(set(q[:2]))
+        merged = build_postings(np.where(np.isin(flat, g), g[0], flat), offsets, vocab_size)
+        dense_g = merged.get_scores([g[0]])
+        expected_g = [i for i in sorted(range(n_docs), key=lambda i: (-dense_g[i], i))][:5]
+        assert [i for i, _ in group] == [i for i in expected_g if dense_g[i] != 0]

@@ -37,7 +37,17 @@ def test_ask_json_has_documented_shape_and_detained_count(workdir):
     assert len(hits) == 3
     assert any("8000" in h["text"] or "5800" in h["text"] for h in hits)
     for h in hits:
-        assert set(h) >= {"rank", "score", "doc", "title", "passage", "start", "end", "text", "excerpt"}
+        assert set(h) >= {
+            "rank",
+            "score",
+            "doc",
+            "title",
+            "passage",
+            "start",
+            "end",
+            "text",
+            "excerpt",
+        }
         doc_text = (workdir / "corpus" / h["doc"]).read_text(encoding="utf-8")
         assert doc_text[h["start"] : h["end"]] == h["text"]
         assert len(h["excerpt"]) <= 302

@@ -7,7 +7,10 @@ import pytest
 
 from index import ingest
 
-JA = "集団安全保障条約機構(CSTO)は6日、カザフスタンに部隊を派遣すると発表した。\n議長はパシニャン首相。\n"
+JA = (
+    "集団安全保障条約機構(CSTO)は6日、カザフスタンに部隊を派遣すると発表した。\n"
+    "議長はパシニャン首相。\n"
+)
 
 
 def test_decodes_utf8_and_bom_and_utf16():
@@ -23,7 +26,7 @@ def test_detects_shift_jis():
 
 
 def test_crlf_becomes_lf():
-    assert ingest.decode("a\r\nb\rc".encode())[0] == "a\nb\nc"
+    assert ingest.decode(b"a\r\nb\rc")[0] == "a\nb\nc"
 
 
 @pytest.mark.parametrize(
@@ -36,7 +39,10 @@ def test_binary_is_refused(data):
 
 
 def test_html_keeps_visible_text_only():
-    html = "<html><head><style>p{}</style><script>var x=1</script></head><body><h1>題名</h1><p>本文です。</p></body></html>"
+    html = (
+        "<html><head><style>p{}</style><script>var x=1</script></head>"
+        "<body><h1>題名</h1><p>本文です。</p></body></html>"
+    )
     assert ingest.html_to_text(html) == "題名\n本文です。"
 
 
@@ -67,7 +73,9 @@ def test_listing_is_recursive_and_filters_suffixes(tmp_path: Path):
     for name in ("a.txt", "sub/b.md", "sub/deeper/c.html", "image.png", ".hidden.txt"):
         (tmp_path / name).write_text("x", encoding="utf-8")
     assert [f.rel for f in ingest.list_files(tmp_path)] == [
-        "a.txt", "sub/b.md", "sub/deeper/c.html",
+        "a.txt",
+        "sub/b.md",
+        "sub/deeper/c.html",
     ]
 
 
