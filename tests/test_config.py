@@ -1,0 +1,153 @@
+"""The bot's TOML config: defaults equal the example file, and every mistake names its key."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.app import run
+from bot.config import DEFAULTS, ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "config.example.toml"
+ENV = {"DISCORD_TOKEN": "env-token"}
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder with a corpus and no config.toml, as the current directory."""
+    (tmp_path / "corpus").mkdir()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write(folder: Path, text: str) -> Path:
+    path = folder / "bot.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_example_file_holds_exactly_the_defaults() -> None:
+    assert tomllib.loads(EXAMPLE.read_text(encoding="utf-8")) == DEFAULTS
+
+
+def test_every_key_in_the_example_is_commented() -> None:
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        if "=" in line and not line.startswith("#"):
+            assert lines[i - 1].startswith("#"), f"no comment above {line!r}"
+
+
+def test_without_a_file_the_example_values_apply(folder: Path) -> None:
+    config = load_config(None, env=ENV)
+    assert config.source is None
+    assert config.discord.api_base == "https://discord.com/api/v10"
+    assert config.discord.guild_ids == () and config.discord.cooldown_seconds == 5
+    assert config.corpus_path == folder / "corpus"
+    assert config.index_path == folder / "data" / "shirabe.db"
+    assert config.top_k == 3
+
+
+def test_config_toml_in_the_current_folder_is_the_default(folder: Path) -> None:
+    (folder / "config.toml").write_text("[search]\ntop_k = 7\n", encoding="utf-8")
+    assert load_config(None, env=ENV).top_k == 7
+
+
+def test_values_are_read_and_relative_paths_follow_the_file(folder: Path) -> None:
+    sub = folder / "conf"
+    (sub / "docs").mkdir(parents=True)
+    path = sub / "bot.toml"
+    path.write_text(
+        """
+[discord]
+token = "file-token"
+api_base = "http://127.0.0.1:8080/api/v10/"
+guild_ids = [123456789012345678, "223456789012345678"]
+admin_role_ids = [5]
+answer_channels = [7, 8]
+cooldown_seconds = 2.5
+reply_when_nothing_found = true
+[corpus]
+path = "docs"
+[index]
+path = "/tmp/x.db"
+""",
+        encoding="utf-8",
+    )
+    config = load_config(path, env={})
+    d = config.discord
+    assert d.token == "file-token"
+    assert d.api_base == "http://127.0.0.1:8080/api/v10"
+    assert d.guild_ids == (123456789012345678, 223456789012345678)
+    assert d.admin_role_ids == {5} and d.answer_channels == {7, 8}
+    assert d.cooldown_seconds == 2.5 and d.reply_when_nothing_found
+    assert config.corpus_path == sub / "docs" and config.index_path == Path("/tmp/x.db")
+
+
+def test_the_environment_token_wins_and_is_never_in_a_repr(folder: Path) -> None:
+    path = write(folder, '[discord]\ntoken = "file-token"\n')
+    config = load_config(path, env=ENV)
+    assert config.discord.token == "env-token"
+    assert "env-token" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("", "discord.token"),
+        ('[discord]\ntoken = "  "\n', "discord.token"),
+        ("[discord]\ntoken = 5\n", "discord.token"),
+        ('[discord]\ntoken = "t"\nguild_ids = "123"\n', "discord.guild_ids"),
+        ('[discord]\ntoken = "t"\nadmin_user_ids = [-1]\n', "discord.admin_user_ids"),
+        ('[discord]\ntoken = "t"\nanswer_channels = [1.5]\n', "discord.answer_channels"),
+        ('[discord]\ntoken = "t"\napi_base = "ftp://x"\n', "discord.api_base"),
+        ('[discord]\ntoken = "t"\napi_base = "discord.com"\n', "discord.api_base"),
+        ('[discord]\ntoken = "t"\ncooldown_seconds = -1\n', "discord.cooldown_seconds"),
+        ('[discord]\ntoken = "t"\ncooldown_seconds = "5"\n', "discord.cooldown_seconds"),
+        ('[discord]\ntoken = "t"\nmax_question_chars = 0\n', "discord.max_question_chars"),
+        ('[discord]\ntoken = "t"\nmax_question_chars = 10000\n', "discord.max_question_chars"),
+        ('[discord]\ntoken = "t"\nmax_question_chars = true\n', "discord.max_question_chars"),
+        ('[discord]\ntoken = "t"\nreply_when_nothing_found = "no"\n',
+         "discord.reply_when_nothing_found"),
+        ('[discord]\ntoken = "t"\ntokn = "x"\n', "discord.tokn"),
+        ('[discord]\ntoken = "t"\n[serach]\ntop_k = 3\n', "serach"),
+        ('[discord]\ntoken = "t"\n[search]\ntop_k = 0\n', "search.top_k"),
+        ('[discord]\ntoken = "t"\n[corpus]\npath = "nowhere"\n', "corpus.path"),
+        ('[discord]\ntoken = "t"\n[index]\npath = "corpus"\n', "index.path"),
+        ('[discord]\ntoken = "t"\n[index]\npath = ""\n', "index.path"),
+    ],
+)
+def test_a_bad_or_missing_value_names_its_key(folder: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(folder, text), env={})
+    assert caught.value.key == key
+    assert str(caught.value).startswith(key + ":")
+
+
+def test_broken_toml_names_the_file(folder: Path) -> None:
+    path = write(folder, "[discord\n")
+    with pytest.raises(ConfigError, match="not valid TOML") as caught:
+        load_config(path, env=ENV)
+    assert caught.value.key == str(path)
+
+
+def test_run_with_a_bad_config_prints_the_key_and_returns_2(
+    folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "secret-token")
+    path = write(folder, "[discord]\ncooldown_seconds = -3\n")
+    assert run(path) == 2
+    err = capsys.readouterr().err
+    assert "discord.cooldown_seconds" in err and "secret-token" not in err
+    assert run(folder / "missing.toml") == 2
+    assert "--config: no such file" in capsys.readouterr().err
+
+
+def test_run_without_a_token_says_where_to_put_it(
+    folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    assert run(None) == 2
+    assert "discord.token: missing; set the DISCORD_TOKEN" in capsys.readouterr().err
