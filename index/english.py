@@ -1,0 +1,510 @@
+"""English questions over a Japanese corpus: lemmas, stop words, and translation into groups.
+
+The corpus is Japanese but users ask in English ("who chairs CSTO?"). Each English word the
+user wrote becomes one `TermGroup`: a small set of alternative corpus terms that BM25 scores
+as a single term, so a word with six translations does not outweigh a word with one.
+
+Where the alternatives come from, in order of trust:
+
+* the word itself, when the corpus already contains it as written (csto, nato, lpg);
+* adjacent Latin words joined, when the corpus spells a name without the space (sev lake ->
+  sevlake);
+* JMdict (`index.jmdict`): English glosses -> Japanese headwords, ranked at build time by
+  JMdict's priority tags and sense order, then tokenized here with the corpus tokenizer and
+  kept only if the corpus has the resulting term;
+* transliterated names (`index.names`): Kazakhstan -> カザフスタン, Tokayev -> トカエフ.
+
+Everything is deterministic and dictionary-based, so the display can say exactly which
+Japanese words an English word was searched as.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from index.tokenize import ENGLISH_STOP_WORDS, tokenize
+
+if TYPE_CHECKING:  # pragma: no cover - import for type checkers only
+    from index.names import NameIndex
+
+_LATIN_WORD = re.compile(r"[a-z][a-z'\-]*\Z")
+_KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ヶ]")
+_KATAKANA_TERM = re.compile(r"[\u30a1-\u30fa\u30fc・]{3,}\Z")
+
+# Function words and question words. UniDic tags unknown Latin words as common nouns, so
+# without this list "the" or "which" would become query terms. The tokenizer already drops
+# the most common ones; these are the rest a question tends to carry (auxiliaries, clitics
+# left over from "don't", and verbs of asking that say nothing about the answer). "say" is
+# here because its Japanese counterpart 言う is a stop lemma of the tokenizer, so JMdict's
+# other "say" headwords (例, 同, 辺り) would be all that is left of it.
+STOP_WORDS: frozenset[str] = ENGLISH_STOP_WORDS | frozenset(
+    """also although among amongst another anybody anyone anything anyway anywhere around
+    aren became become becomes behind besides beyond cannot couldn d didn doesn
+    don done either else elsewhere enough etc even ever every everybody everyone everything
+    everywhere explain describe hadn hasn haven however isn it's let ll may maybe might mightn
+    mine must mustn near nearly neither never nevertheless next nobody none noone nothing
+    nowhere often onto otherwise ours perhaps please rather re really s say says shall shan
+    shouldn
+    since somebody someone something sometime sometimes somewhere soon still t tell thing
+    things though thus together toward towards unless upon us ve via wasn weren whatever
+    whenever wherever whether whichever whoever whole whomever whose within without won
+    wouldn yes yet""".split()
+)
+
+# Irregular forms a rule cannot reach; the values are JMdict gloss words ("to hold" etc.).
+IRREGULAR: dict[str, str] = {
+    **dict.fromkeys(["was", "were", "is", "are", "am", "been", "being"], "be"),
+    **dict.fromkeys(["has", "had", "having"], "have"),
+    **dict.fromkeys(["did", "does", "done", "doing"], "do"),
+    "held": "hold", "led": "lead", "sent": "send", "began": "begin", "begun": "begin",
+    "took": "take", "taken": "take", "went": "go", "gone": "go", "made": "make",
+    "said": "say", "fought": "fight", "caught": "catch", "brought": "bring",
+    "thought": "think", "left": "leave", "met": "meet", "won": "win", "lost": "lose",
+    "rose": "rise", "risen": "rise", "fell": "fall", "fallen": "fall", "broke": "break",
+    "broken": "break", "spoke": "speak", "spoken": "speak", "chose": "choose",
+    "chosen": "choose", "gave": "give", "given": "give", "told": "tell", "kept": "keep",
+    "built": "build", "sold": "sell", "bought": "buy", "paid": "pay", "laid": "lay",
+    "stood": "stand", "ran": "run", "came": "come", "became": "become", "saw": "see",
+    "seen": "see", "knew": "know", "known": "know", "grew": "grow", "grown": "grow",
+    "drew": "draw", "drawn": "draw", "wrote": "write", "written": "write",
+    "struck": "strike", "shot": "shoot", "fled": "flee", "sought": "seek",
+    "withdrew": "withdraw", "withdrawn": "withdraw", "hit": "hit", "cut": "cut",
+    "put": "put", "set": "set", "spread": "spread", "felt": "feel", "found": "find",
+    "got": "get", "gotten": "get", "heard": "hear", "meant": "mean", "understood":
+    "understand", "forbade": "forbid", "forbidden": "forbid", "overtook": "overtake",
+    "overtaken": "overtake", "undertook": "undertake", "undertaken": "undertake",
+    "shook": "shake", "shaken": "shake", "blew": "blow", "blown": "blow", "flew": "fly",
+    "flown": "fly", "threw": "throw", "thrown": "throw", "bore": "bear", "borne": "bear",
+    "slain": "slay", "slew": "slay", "wore": "wear", "worn": "wear", "hid": "hide",
+    "hidden": "hide", "bit": "bite", "bitten": "bite", "froze": "freeze", "frozen":
+    "freeze", "stole": "steal", "stolen": "steal", "swore": "swear", "sworn": "swear",
+    "lent": "lend", "spent": "spend", "dealt": "deal", "fed": "feed", "bled": "bleed",
+    "sped": "speed", "shut": "shut", "quit": "quit", "beaten": "beat", "rode": "ride",
+    "ridden": "ride", "awoke": "awake", "woke": "wake", "woken": "wake",
+    "men": "man", "women": "woman", "children": "child", "feet": "foot", "teeth": "tooth",
+    "mice": "mouse", "geese": "goose", "lives": "life", "wives": "wife", "knives": "knife",
+    "crises": "crisis", "analyses": "analysis", "bases": "base", "theses": "thesis",
+    "phenomena": "phenomenon", "criteria": "criterion", "data": "data", "media": "media",
+    "people": "people", "police": "police", "news": "news", "series": "series",
+    "species": "species", "means": "means", "headquarters": "headquarters",
+    "politics": "politics", "economics": "economics", "physics": "physics",
+    "mathematics": "mathematics", "ethics": "ethics", "tactics": "tactics",
+    "logistics": "logistics", "statistics": "statistics", "arms": "arms",
+    "evening": "evening", "morning": "morning", "building": "building", "meeting": "meeting",
+    "wedding": "wedding", "ceiling": "ceiling", "clothing": "clothing", "spring": "spring",
+    "string": "string", "thing": "thing", "king": "king", "ring": "ring", "wing": "wing",
+    "during": "during", "nothing": "nothing", "something": "something",
+    "anything": "anything", "everything": "everything", "bring": "bring", "sing": "sing",
+    "swing": "swing", "sting": "sting", "ping": "ping", "bed": "bed", "red": "red",
+    "united": "united", "limited": "limited", "interested": "interested",
+}
+
+# Endings that look plural but are not (status, crisis, congress).
+_NOT_PLURAL = ("ss", "us", "is", "ous", "ics")
+_SIBILANT = ("s", "x", "z", "ch", "sh")
+_VOWELS = "aeiou"
+
+
+def is_english_word(term: str) -> bool:
+    """True for a Latin-letter token (what the tokenizer makes of an English word)."""
+    return bool(_LATIN_WORD.match(term))
+
+
+def _candidates(w: str) -> list[str]:
+    """Base forms `w` may be an inflection of, most likely first (checked against a lexicon)."""
+    out: list[str] = []
+    if w.endswith("ies") and len(w) > 4:
+        out += [w[:-3] + "y", w[:-1]]
+    elif w.endswith("ves") and len(w) > 4:
+        out += [w[:-1], w[:-3] + "f", w[:-3] + "fe"]
+    elif w.endswith("es") and len(w) > 4:
+        stem = w[:-2]
+        out += [stem, w[:-1]] if stem.endswith(_SIBILANT) else [w[:-1], stem]
+    elif w.endswith("s") and len(w) > 3 and not w.endswith(_NOT_PLURAL):
+        out.append(w[:-1])
+    elif w.endswith("ied") and len(w) > 4:
+        out.append(w[:-3] + "y")
+    elif w.endswith("ed") and len(w) > 4:
+        out += [w[:-1], w[:-2]]
+        if len(w) > 5 and w[-3] == w[-4] and w[-3] not in _VOWELS:
+            out.append(w[:-3])  # stopped -> stop
+    elif w.endswith("ing") and len(w) > 5:
+        out += [w[:-3], w[:-3] + "e"]
+        if w[-4] == w[-5] and w[-4] not in _VOWELS:
+            out.append(w[:-4])  # running -> run
+    return [c for c in out if len(c) >= 2]
+
+
+def _default_stem(w: str) -> str:
+    """The rule-only lemma, used when no lexicon knows any candidate."""
+    if w.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    if w.endswith("es") and len(w) > 4 and w[:-2].endswith(_SIBILANT):
+        return w[:-2]
+    if w.endswith("s") and len(w) > 3 and not w.endswith(_NOT_PLURAL):
+        return w[:-1]
+    if w.endswith("ied") and len(w) > 4:
+        return w[:-3] + "y"
+    if w.endswith("ed") and len(w) > 4:
+        stem = w[:-2]
+        if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in _VOWELS + "ls":
+            return stem[:-1]
+        return stem
+    return w
+
+
+def lemmatize(word: str, lexicon: Collection[str] | None = None) -> str:
+    """The dictionary form of an English word: chairs->chair, detained->detain, was->be.
+
+    Suffix rules propose candidates and a lexicon (by default every English key of the
+    JMdict table) picks the first that is a real word, which is what separates
+    used->use from detained->detain without a full morphological dictionary.
+    """
+    w = word.lower().strip("'-")
+    if w in IRREGULAR:
+        return IRREGULAR[w]
+    if lexicon is None:
+        lexicon = _lexicon()
+    for cand in _candidates(w):
+        if cand in lexicon:
+            return cand
+    if w in lexicon or not lexicon:
+        return w if w in lexicon else _default_stem(w)
+    return _default_stem(w)
+
+
+def _lexicon() -> Collection[str]:
+    """The English words the JMdict table knows (empty if the table is missing)."""
+    from index import jmdict
+
+    try:
+        return jmdict.load()
+    except jmdict.TableMissing:
+        return frozenset()
+
+
+# --- Japanese side -----------------------------------------------------------------------
+
+
+def _specific(term: str) -> int:
+    """How specific a piece of a compound headword is: kanji compounds and long katakana."""
+    kanji = len(_KANJI.findall(term))
+    if kanji >= 2 and kanji == len(term):
+        return 10 + kanji
+    if _KATAKANA_TERM.match(term):
+        return 10 + len(term) // 2
+    return 0
+
+
+@lru_cache(maxsize=65536)
+def headword_term(headword: str) -> tuple[str, bool] | None:
+    """The corpus term a JMdict headword stands for, and whether it was a compound.
+
+    A headword that tokenizes to one term is that term (引き止める, 議長). A compound
+    (身柄を拘束する -> 身柄 + 拘束, 安全保障理事会 -> 安全 + 保障 + 理事会) is reduced to its most
+    specific piece -- the longest all-kanji (>= 2) or katakana (>= 3) term, the last one on a
+    tie because Japanese compounds and verb phrases are head-final -- since one group holds
+    single terms only; pieces like 置く or する say too little and make the headword skipped.
+    Callers rank compounds below single-term headwords.
+    """
+    terms = tokenize(headword)
+    if not terms:
+        return None
+    if len(terms) == 1:
+        return terms[0], False
+    best = max(range(len(terms)), key=lambda i: (_specific(terms[i]), i))
+    if _specific(terms[best]) == 0:
+        return None
+    return terms[best], True
+
+
+# --- groups ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TermGroup:
+    """One word of the question and the corpus terms that count as it (alternatives).
+
+    `label` is the word as the user wrote it (lower-cased, as tokenized); `lemma` is the form
+    that was looked up, when it differs.
+    """
+
+    label: str
+    terms: tuple[str, ...]
+    source: str  # "term" (used as is) | "jmdict" | "name" | "latin"
+    lemma: str = ""
+
+
+# Acronyms that come out of the tokenizer letter by letter ("U.S." -> u, s) and the JMdict
+# phrase they stand for; "us" alone is the pronoun and stays a stop word.
+ACRONYMS: dict[str, str] = {
+    "us": "america",
+    "usa": "america",
+    "uk": "united kingdom",
+    "un": "united nation",
+    "eu": "european union",
+}
+
+
+# A JMdict alternative further than this behind the best one the corpus has is dropped:
+# "president" keeps 大統領 (0.0) and 議長 (0.12) but not 代表 (from 代表取締役, 1.46).
+MAX_GAP = 0.8
+
+
+def _translate(
+    keys: Iterable[str], has_term: Callable[[str], bool], compounds: bool = True
+) -> list[str]:
+    """JMdict headwords for English keys, as corpus terms, best first, deduplicated.
+
+    Headwords are reduced to corpus terms with `headword_term`; pieces of compounds count
+    only while fewer than two whole-word translations are in the corpus (so "detain" keeps
+    拘束 from 身柄を拘束する, but "president" does not take 委員 from 委員長).
+    """
+    from index import jmdict
+
+    found: dict[str, tuple[float, bool]] = {}
+    for key in dict.fromkeys(keys):
+        for headword, score in jmdict.lookup_scored(key):
+            got = headword_term(headword)
+            if got is None:
+                continue
+            term, compound = got
+            if compound and not compounds:
+                continue
+            old = found.get(term)
+            if (old is None or score < old[0]) and has_term(term):
+                found[term] = (score, compound)
+    if not found:
+        return []
+    ranked = sorted(found.items(), key=lambda kv: (kv[1][0], kv[0]))
+    best = ranked[0][1][0]
+    singles = sum(1 for _, (score, compound) in ranked if not compound and score <= best + MAX_GAP)
+    return [
+        term
+        for term, (score, compound) in ranked
+        if score <= best + MAX_GAP and (not compound or singles < 2)
+    ]
+
+
+def _join_latin(
+    words: list[str], i: int, has_term: Callable[[str], bool]
+) -> tuple[str, str, int] | None:
+    """A corpus term made of 2-3 adjacent Latin words without spaces (sev lake -> sevlake)."""
+    for n in (3, 2):
+        run = words[i : i + n]
+        if len(run) == n and all(is_english_word(w) for w in run):
+            joined = "".join(run)
+            if has_term(joined):
+                return " ".join(run), joined, n
+    return None
+
+
+def _joined_name(
+    words: list[str], i: int, names: NameIndex | None
+) -> tuple[str, list[str], int] | None:
+    """A katakana name spelled as 2-3 Latin words (kassym jomart -> カシムジョマルト・トカエフ).
+
+    Only words neither JMdict nor the stop list knows are joined, so ordinary English
+    never reaches the (phonetic, hence lenient) name matcher this way.
+    """
+    from index import jmdict
+
+    if names is None:
+        return None
+    for n in (3, 2):
+        run = words[i : i + n]
+        if len(run) < n or not all(is_english_word(w) and len(w) > 1 for w in run):
+            continue
+        if any(w in STOP_WORDS or jmdict.lookup_scored(lemmatize(w)) for w in run):
+            continue
+        found = names.match("".join(run))
+        if found:
+            return " ".join(run), found, n
+    return None
+
+
+def _phrase(
+    words: list[str], i: int, has_term: Callable[[str], bool]
+) -> tuple[str, str, list[str], int] | None:
+    """A JMdict phrase of 2-3 adjacent English words (prime minister -> 首相)."""
+    for n in (3, 2):
+        run = words[i : i + n]
+        if len(run) < n or not all(is_english_word(w) for w in run):
+            continue
+        if any(w in STOP_WORDS or len(w) < 2 for w in run):
+            continue
+        key = " ".join(lemmatize(w) for w in run)
+        # Only whole-word translations: "state of emergency" -> 緊急事態 would be reduced
+        # to 事態 alone, worse than the two words translated one by one.
+        found = _translate([key], has_term, compounds=False)
+        if found:
+            return " ".join(run), key, found, n
+    return None
+
+
+def english_groups(
+    terms: list[str],
+    has_term: Callable[[str], bool],
+    names: NameIndex | None,
+    max_alternatives: int = 6,
+) -> tuple[list[TermGroup], dict[str, list[str]]]:
+    """Turn a question's terms into groups of corpus terms, and say how English was translated.
+
+    `terms` is the tokenizer's output for the question. Japanese terms and numbers pass
+    through as they are. English words are handled in this order: stop words dropped;
+    a run of adjacent words the corpus writes as one (sev lake -> sevlake) or a JMdict phrase
+    (prime minister) becomes one group; any other word is lemmatized and translated through
+    JMdict and the name index, keeping only terms the corpus has. The word itself stays an
+    alternative when the corpus contains it as written. At most `max_alternatives` terms
+    per group, most likely first.
+
+    Returns the groups and, for display, every translated English word (as written) with
+    the corpus terms it was searched as (an empty list when nothing in the corpus fits).
+    """
+    cap = max(1, max_alternatives)
+    words = [t for t in terms if t]
+    groups: list[TermGroup] = []
+    translations: dict[str, list[str]] = {}
+    seen: set[str] = set()
+
+    def add(group: TermGroup, shown: bool) -> None:
+        if group.label in seen:
+            return
+        seen.add(group.label)
+        groups.append(group)
+        if shown:
+            translations[group.label] = [t for t in group.terms if not is_english_word(t)]
+
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if not is_english_word(w):
+            add(TermGroup(w, (w,), "term"), shown=False)
+            i += 1
+            continue
+
+        # Letters of an acronym the tokenizer split apart: "U.S." -> u, s.
+        if len(w) == 1:
+            j = i
+            while j < len(words) and len(words[j]) == 1 and is_english_word(words[j]):
+                j += 1
+            if j - i >= 2:
+                acronym = "".join(words[i:j])
+                if has_term(acronym):
+                    add(TermGroup(acronym, (acronym,), "latin"), shown=False)
+                elif acronym in ACRONYMS:
+                    found = _translate([ACRONYMS[acronym]], has_term)[:cap]
+                    if found:
+                        add(TermGroup(acronym, tuple(found), "jmdict", ACRONYMS[acronym]), True)
+            i = max(j, i + 1)
+            continue
+
+        joined = _join_latin(words, i, has_term)
+        if joined is not None:
+            label, term, n = joined
+            add(TermGroup(label, (term,), "latin"), shown=False)
+            i += n
+            continue
+
+        if w in STOP_WORDS:
+            i += 1
+            continue
+
+        spelled = _joined_name(words, i, names)
+        if spelled is not None:
+            label, found, n = spelled
+            add(TermGroup(label, tuple(found[:cap]), "name"), shown=True)
+            i += n
+            continue
+
+        if not has_term(w):
+            phrase = _phrase(words, i, has_term)
+            if phrase is not None:
+                label, key, found, n = phrase
+                add(TermGroup(label, tuple(found[:cap]), "jmdict", key), shown=True)
+                i += n
+                continue
+
+        group = _word_group(w, has_term, names, cap)
+        if group is not None:
+            add(group, shown=group.source != "term")
+        i += 1
+    return groups, translations
+
+
+def _word_group(
+    w: str, has_term: Callable[[str], bool], names: NameIndex | None, cap: int
+) -> TermGroup | None:
+    """The group for one English word, or None for a stop word."""
+    lemma = lemmatize(w)
+    if lemma in STOP_WORDS:
+        return None
+    keys = list(dict.fromkeys([lemma, w]))
+    as_written = [t for t in keys if has_term(t)]
+    # A word the corpus has as written (csto, lpg) only takes whole-word translations:
+    # reducing a compound headword to one piece (LPG -> 液化石油ガス -> 石油) would drift.
+    translated = _translate(keys, has_term, compounds=not as_written)
+    if not translated:
+        # protesters -> protest: the corpus writes 抗議者 as 抗議 + 者 anyway.
+        verb = _agent_verb(lemma)
+        if verb:
+            keys.append(verb)
+            translated = _translate([verb], has_term, compounds=not as_written)
+    named = [t for t in _names(w, keys, names) if t not in translated]
+
+    room = cap - min(len(as_written), 1)
+    terms = list(dict.fromkeys((translated + named)[:room] + as_written))[:cap]
+    if translated:
+        source = "jmdict"
+    elif named:
+        source = "name"
+    else:
+        source = "term"
+    return TermGroup(w, tuple(terms or [w]), source, lemma if lemma != w else "")
+
+
+def _agent_verb(noun: str) -> str | None:
+    """The verb an agent noun is made from (protester -> protest), if JMdict knows it."""
+    from index import jmdict
+
+    if len(noun) < 6 or not noun.endswith(("er", "or", "ist")):
+        return None
+    stem = noun[:-3] if noun.endswith("ist") else noun[:-2]
+    for cand in (stem, stem + "e", stem[:-1] if stem[-1:] == stem[-2:-1] else ""):
+        if len(cand) >= 4 and jmdict.lookup_scored(cand):
+            return cand
+    return None
+
+
+def _names(w: str, keys: list[str], names: NameIndex | None) -> list[str]:
+    """Katakana corpus terms that `w` transliterates.
+
+    Sound alone cannot tell a name from an English word (core ~ コレ, passion ~ パシヤン), so
+    a word JMdict knows only takes a name match that is a spelling variant of one of its
+    own katakana headwords (sultan: JMdict サルタン, corpus スルタン); a word JMdict does not
+    know (tokayev, almaty) is taken to be a name.
+    """
+    if names is None or len(w) < 3:
+        return []
+    found = names.match(w)
+    if not found:
+        return []
+    from index import jmdict
+    from index.names import MIN_SCORE, romanize, similarity
+
+    known = [hw for key in keys for hw, _ in jmdict.lookup_scored(key)]
+    if not known:
+        return found
+    katakana = [romanize(hw) for hw in known if _KATAKANA_TERM.match(hw)]
+    return [
+        t for t in found if any(similarity(k, romanize(t)) >= MIN_SCORE for k in katakana)
+    ]
+
+
+def translate_words(words: Iterable[str], has_term: Callable[[str], bool]) -> dict[str, list[str]]:
+    """JMdict translations of single English words, for diagnostics and tests."""
+    return {w: _translate([lemmatize(w), w], has_term) for w in words}
