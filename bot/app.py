@@ -149,6 +149,10 @@ class Shirabe(commands.Bot):
     async def close(self) -> None:
         """Close the gateway and HTTP session, then the index database."""
         await super().close()
+        await self.close_engine()
+
+    async def close_engine(self) -> None:
+        """Close the index database once, whenever it was opened (even mid start-up)."""
         engine = getattr(self, "engine", None)
         if engine is not None:
             del self.engine
@@ -200,11 +204,13 @@ async def _serve(config: Config) -> int:
         log.info("signal received, shutting down")
     stopped.cancel()
     await bot.close()
-    if not main.done():
+    if not main.done():  # stopped during start-up (say, while the index was being built)
+        main.cancel()
         try:
             await asyncio.wait_for(main, timeout=10)
         except (TimeoutError, asyncio.CancelledError, Exception):
-            log.debug("the bot task ended uneasily during shutdown", exc_info=True)
+            log.debug("the start-up task ended uneasily during shutdown", exc_info=True)
+        await bot.close_engine()  # setup_hook may have opened it after close() ran
     return code
 
 

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -73,9 +74,7 @@ class Harness:
 
     def start_bot(self) -> None:
         s = self.standin
-        corpus = self.workdir / "corpus"
-        shutil.copytree(ROOT / "corpus", corpus)
-        config = self.workdir / "config.toml"
+        config = write_config(self.workdir, s.api_base)
         config.write_text(
             f"""
 [discord]
@@ -95,13 +94,8 @@ path = "data/shirabe.db"
 """,
             encoding="utf-8",
         )
-        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-        env.update(DISCORD_TOKEN=TOKEN, PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log_path.open("wb"),
+            bot_command(config), cwd=ROOT, env=bot_env(), stdout=self.log_path.open("wb"),
             stderr=subprocess.STDOUT,
         )
         self.wait(lambda: s.commands.get(s.guild_id), "the command sync", timeout=120)
@@ -152,6 +146,24 @@ path = "data/shirabe.db"
             c for c in self.standin.replies_in(int(to["channel_id"]))
             if (c.body or {}).get("message_reference", {}).get("message_id") == int(to["id"])
         ]
+
+
+def write_config(workdir: Path, api_base: str) -> Path:
+    """A minimal config and a private copy of the corpus in `workdir`."""
+    shutil.copytree(ROOT / "corpus", workdir / "corpus")
+    config = workdir / "config.toml"
+    config.write_text(f'[discord]\napi_base = "{api_base}"\n', encoding="utf-8")
+    return config
+
+
+def bot_command(config: Path) -> list[str]:
+    return [sys.executable, "-m", "bot.cli", "run", "--config", str(config)]
+
+
+def bot_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env.update(DISCORD_TOKEN=TOKEN, PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1")
+    return env
 
 
 @pytest.fixture(scope="module")
@@ -449,6 +461,35 @@ def test_resumes_after_the_gateway_drops_and_never_syncs_again(bot: Harness) -> 
 def test_unknown_command_gets_a_polite_reply(bot: Harness) -> None:
     body = bot.reply_to(bot.command("frobnicate", user_id=new_user()))
     assert "not available" in body["content"] and body.get("flags", 0) & EPHEMERAL
+
+
+# ---- start-up failures (their own short-lived bot processes) --------------------------------
+
+
+def run_until_exit(config: Path) -> tuple[int, str]:
+    done = subprocess.run(bot_command(config), cwd=ROOT, env=bot_env(), capture_output=True,
+                          text=True, timeout=90)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_a_rejected_token_stops_with_a_clear_message(tmp_path: Path) -> None:
+    harness = Harness(tmp_path)
+    try:
+        harness.standin.token = "another-token"
+        code, output = run_until_exit(write_config(tmp_path, harness.standin.api_base))
+    finally:
+        harness.stop()
+    assert code == 1 and "Discord rejected the token" in output
+    assert TOKEN not in output and "Traceback" not in output
+
+
+def test_an_unreachable_api_stops_with_a_clear_message(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code, output = run_until_exit(write_config(tmp_path, f"http://127.0.0.1:{port}/api/v10"))
+    assert code == 1 and f"cannot reach Discord at http://127.0.0.1:{port}/api/v10" in output
+    assert TOKEN not in output
 
 
 # ---- whole-run properties (keep these last) ------------------------------------------------
