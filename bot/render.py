@@ -89,6 +89,8 @@ TEXT: dict[str, dict[Lang, str]] = {
     "results": {"en": "results {first}–{last}", "ja": "{first}–{last}件目"},
     "of_total": {"en": " of {total}", "ja": "(全{total}件)"},
     "no_more": {"en": "No more results.", "ja": "これ以上の結果はありません。"},
+    "previous": {"en": "◀ Previous", "ja": "◀ 前へ"},
+    "next": {"en": "Next ▶", "ja": "次へ ▶"},
     "stats_title": {"en": "Index statistics", "ja": "インデックスの統計"},
     "documents": {"en": "Documents", "ja": "文書"},
     "passages": {"en": "Passages", "ja": "段落"},

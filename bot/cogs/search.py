@@ -42,6 +42,8 @@ class SearchPager(discord.ui.View):
         self.lang = lang
         self.offset = 0
         self.origin: discord.Interaction | None = None
+        self.previous.label = text("previous", lang)
+        self.next.label = text("next", lang)
 
     async def page(self, offset: int) -> discord.Embed:
         """Render the page at `offset` and set the buttons to what is reachable from it."""
