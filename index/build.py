@@ -14,6 +14,7 @@ import bisect
 import fcntl
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from index.passages import split_passages
 from index.tokenize import TOKENIZER_VERSION, dictionary_version, tokenize
 
 # Above this many characters to tokenize, worker processes pay for their start-up.
-PARALLEL_CHARS = 2_000_000
+PARALLEL_CHARS = 2_000_000  # bytes of changed files
 BATCH_CHARS = 500_000
 
 Progress = Callable[[int, int, str], None]  # (done, total, unit) for progress bars
@@ -70,29 +71,46 @@ class AnalysedPassage:
     end: int
     line_start: int
     line_end: int
-    terms: list[str]
+    n_terms: int
 
 
-def analyse(text: str) -> list[AnalysedPassage]:
-    """Split and tokenize one document (runs in a worker process for big builds)."""
+@dataclass
+class AnalysedBatch:
+    """A worker's output for several documents: passage positions, and every term as an
+    index into the batch's own small vocabulary, so only distinct terms cross the process
+    boundary as strings and the main process maps them to global ids in one vectorized step."""
+
+    passages: list[list[AnalysedPassage]]  # per document
+    terms: list[str]  # the batch's distinct terms
+    term_ids: np.ndarray  # int32, every passage's terms in order, as indexes into `terms`
+
+
+def analyse(text: str, local: dict[str, int], out_ids: list[int]) -> list[AnalysedPassage]:
+    """Split and tokenize one document, appending its term indexes to `out_ids`."""
     newlines = [i for i, ch in enumerate(text) if ch == "\n"]
-    out = []
+    passages = []
     for p in split_passages(text):
-        out.append(
+        terms = tokenize(p.text)
+        out_ids.extend(local.setdefault(t, len(local)) for t in terms)
+        passages.append(
             AnalysedPassage(
                 ordinal=p.ordinal,
                 start=p.start,
                 end=p.end,
-                line_start=bisect.bisect_right(newlines, p.start - 1) + 1 if p.start else 1,
-                line_end=bisect.bisect_right(newlines, p.end - 1) + 1 if p.end else 1,
-                terms=tokenize(p.text),
+                line_start=bisect.bisect_right(newlines, p.start - 1) + 1,
+                line_end=bisect.bisect_right(newlines, p.end - 1) + 1,
+                n_terms=len(terms),
             )
         )
-    return out
+    return passages
 
 
-def _analyse_batch(texts: list[str]) -> list[list[AnalysedPassage]]:
-    return [analyse(t) for t in texts]
+def analyse_batch(texts: list[str]) -> AnalysedBatch:
+    """Runs in a worker process for big builds (a thread for small ones)."""
+    local: dict[str, int] = {}
+    ids: list[int] = []
+    passages = [analyse(t, local, ids) for t in texts]
+    return AnalysedBatch(passages, list(local), np.array(ids, dtype=np.int32))
 
 
 class _BuildLock:
@@ -185,6 +203,9 @@ class Builder:
         store.remove_stale_generations(self.db_path, keep=current)
 
     async def _update_documents(self, db: aiosqlite.Connection, gen: int) -> None:
+        """Find what changed (by sha256), then stream the changed files through the
+        tokenizing workers with a bounded number of batches in flight, so memory stays flat
+        however large the corpus."""
         async with db.execute(
             "SELECT path, id, sha256 FROM documents WHERE retired_gen IS NULL"
         ) as cur:
@@ -192,69 +213,107 @@ class Builder:
         catalog, warnings = ingest.load_catalog(self.corpus)
         self.report.warnings.extend(warnings)
         files = ingest.list_files(self.corpus)
-        seen: set[str] = set()
-        pending: list[Document] = []
+        changed: list[tuple[ingest.CorpusFile, int]] = []
         for i, file in enumerate(files):
-            self.progress(i, len(files), "files read")
-            seen.add(file.rel)
+            self.progress(i, len(files), "files checked")
             try:
                 data = ingest.read_bytes(file)
-                old = live.get(file.rel)
-                if old and old[1] == ingest.sha256_of(data):
-                    self.report.unchanged += 1
-                    continue
-                doc = ingest.make_document(file, data, file.path.stat().st_mtime, catalog)
-            except (ingest.SkipFile, OSError) as exc:
-                self.report.skipped += 1
-                kept = " (its previous version stays indexed)" if file.rel in live else ""
-                self.report.warnings.append(f"skipped {file.rel}: {exc}{kept}")
+            except ingest.SkipFile as exc:
+                self._skip(file.rel, str(exc), live)
                 continue
-            pending.append(doc)
-        self.progress(len(files), len(files), "files read")
-        removed = [doc_id for path, (doc_id, _) in live.items() if path not in seen]
+            old = live.get(file.rel)
+            if old and old[1] == ingest.sha256_of(data):
+                self.report.unchanged += 1
+            else:
+                changed.append((file, len(data)))
+        self.progress(len(files), len(files), "files checked")
+        listed = {f.rel for f in files}
+        removed = [doc_id for path, (doc_id, _) in live.items() if path not in listed]
         self.report.removed = len(removed)
         await db.executemany(
             "UPDATE documents SET retired_gen = ? WHERE id = ?", [(gen, i) for i in removed]
         )
-        await self._add_documents(db, gen, pending, live)
+        await self._add_documents(db, gen, changed, catalog, live)
 
-    async def _add_documents(
-        self, db: aiosqlite.Connection, gen: int, docs: list[Document], live: dict
-    ) -> None:
-        if not docs:
+    def _skip(self, rel: str, reason: str, live: dict) -> None:
+        self.report.skipped += 1
+        kept = " (its previous version stays indexed)" if rel in live else ""
+        self.report.warnings.append(f"skipped {rel}: {reason}{kept}")
+
+    def _read_batches(self, changed, catalog, live):
+        """Decoded documents in batches of about BATCH_CHARS characters."""
+        batch: list[Document] = []
+        size = 0
+        for file, _ in changed:
+            try:
+                data = ingest.read_bytes(file)
+                doc = ingest.make_document(file, data, file.path.stat().st_mtime, catalog)
+            except (ingest.SkipFile, OSError) as exc:
+                self._skip(file.rel, str(exc), live)
+                continue
+            batch.append(doc)
+            size += len(doc.text)
+            if size >= BATCH_CHARS:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    async def _add_documents(self, db, gen: int, changed, catalog, live) -> None:
+        if not changed:
             return
         vocab = await _load_vocabulary(db)
-        total = sum(len(d.text) for d in docs)
-        done = 0
+        total = sum(size for _, size in changed)
+        workers = os.cpu_count() or 1
+        parallel = total > PARALLEL_CHARS and workers > 1
+        executor: Executor = (
+            ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+            if parallel
+            else ThreadPoolExecutor(1)
+        )
         loop = asyncio.get_running_loop()
-        executor: Executor
-        if total > PARALLEL_CHARS and (os.cpu_count() or 1) > 1:
-            executor = ProcessPoolExecutor(os.cpu_count(), mp_context=get_context("spawn"))
-        else:
-            executor = ThreadPoolExecutor(1)
+        in_flight: deque = deque()
+        done_bytes = 0
         try:
-            batches = _batches(docs, BATCH_CHARS)
-            futures = [
-                loop.run_in_executor(executor, _analyse_batch, [d.text for d in b]) for b in batches
-            ]
-            for batch, future in zip(batches, futures, strict=True):
-                analysed = await future
-                for doc, passages in zip(batch, analysed, strict=True):
-                    await self._insert_document(db, gen, doc, passages, vocab, live)
-                    done += len(doc.text)
-                self.progress(done, total, "chars tokenized")
+            for batch in self._read_batches(changed, catalog, live):
+                texts = [d.text for d in batch]
+                in_flight.append((batch, loop.run_in_executor(executor, analyse_batch, texts)))
+                while len(in_flight) > (2 * workers if parallel else 1):
+                    done_bytes += await self._store_batch(db, gen, in_flight.popleft(), vocab, live)
+                    self.progress(done_bytes, total, "bytes tokenized")
+            while in_flight:
+                done_bytes += await self._store_batch(db, gen, in_flight.popleft(), vocab, live)
+                self.progress(done_bytes, total, "bytes tokenized")
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
+        self.progress(total, total, "bytes tokenized")
 
-    async def _insert_document(
-        self,
-        db: aiosqlite.Connection,
-        gen: int,
-        doc: Document,
-        passages: list[AnalysedPassage],
-        vocab: dict[str, int],
-        live: dict,
-    ) -> None:
+    async def _store_batch(self, db, gen: int, item, vocab: dict[str, int], live) -> int:
+        batch, future = item
+        analysed: AnalysedBatch = await future
+        new_terms = [t for t in analysed.terms if t not in vocab]
+        if new_terms:
+            base = len(vocab)
+            await db.executemany(
+                "INSERT INTO terms(id, term) VALUES(?, ?)",
+                [(base + i, t) for i, t in enumerate(new_terms)],
+            )
+            vocab.update({t: base + i for i, t in enumerate(new_terms)})
+        lookup = np.array([vocab[t] for t in analysed.terms], dtype=np.int32)
+        global_ids = lookup[analysed.term_ids] if len(lookup) else analysed.term_ids
+        pos = 0
+        for doc, passages in zip(batch, analysed.passages, strict=True):
+            rows = []
+            for p in passages:
+                blob = global_ids[pos : pos + p.n_terms].tobytes()
+                pos += p.n_terms
+                text = doc.text[p.start : p.end]
+                rows.append((p.ordinal, p.start, p.end, p.line_start, p.line_end, text, blob))
+            await self._insert_document(db, gen, doc, rows, live)
+            self.report.passages_tokenized += len(rows)
+        return sum(len(d.text.encode("utf-8")) for d in batch)
+
+    async def _insert_document(self, db, gen: int, doc: Document, rows: list, live) -> None:
         old = live.get(doc.path)
         if old:
             self.report.changed += 1
@@ -273,35 +332,15 @@ class Builder:
                 doc.mtime,
                 doc.encoding,
                 doc.text,
-                len(passages),
+                len(rows),
                 gen,
             ),
         )
         doc_id = cur.lastrowid
-        new_terms = sorted({t for p in passages for t in p.terms if t not in vocab})
-        if new_terms:
-            base = len(vocab)
-            await db.executemany(
-                "INSERT INTO terms(id, term) VALUES(?, ?)",
-                [(base + i, t) for i, t in enumerate(new_terms)],
-            )
-            vocab.update({t: base + i for i, t in enumerate(new_terms)})
         await db.executemany(
             "INSERT INTO passages(doc_id, ordinal, start, end, line_start, line_end, text, terms)"
             " VALUES(?,?,?,?,?,?,?,?)",
-            [
-                (
-                    doc_id,
-                    p.ordinal,
-                    p.start,
-                    p.end,
-                    p.line_start,
-                    p.line_end,
-                    doc.text[p.start : p.end],
-                    np.array([vocab[t] for t in p.terms], dtype=np.int32).tobytes(),
-                )
-                for p in passages
-            ],
+            [(doc_id, *row) for row in rows],
         )
 
     async def _publish_arrays(self, db: aiosqlite.Connection, gen: int) -> np.ndarray:
@@ -358,18 +397,6 @@ def _write_generation(rows, passage_ids: np.ndarray, vocabulary_size: int, targe
 async def _load_vocabulary(db: aiosqlite.Connection) -> dict[str, int]:
     async with db.execute("SELECT term, id FROM terms") as cur:
         return {t: i for t, i in await cur.fetchall()}
-
-
-def _batches(docs: list[Document], chars: int) -> list[list[Document]]:
-    batches: list[list[Document]] = [[]]
-    size = 0
-    for d in docs:
-        if size >= chars and batches[-1]:
-            batches.append([])
-            size = 0
-        batches[-1].append(d)
-        size += len(d.text)
-    return batches
 
 
 async def build_index(

@@ -33,6 +33,20 @@ MAX_K = 50
 MAX_QUESTION_CHARS = 20_000
 
 
+_PASSAGE_COLUMNS = (
+    "id",
+    "ordinal",
+    "start",
+    "end",
+    "line_start",
+    "line_end",
+    "text",
+    "path",
+    "title",
+    "url",
+)
+
+
 class ReindexRunning(RuntimeError):
     """A reindex is already running in this engine."""
 
@@ -198,18 +212,17 @@ class Engine:
         return hits
 
     async def _passage_rows(self, ids: list[int]) -> dict[int, dict]:
+        """Rows by passage id; columns by position, as the connection is shared by
+        concurrent questions and must not change state (e.g. its row factory)."""
         marks = ",".join("?" * len(ids))
-        self._db.row_factory = aiosqlite.Row
-        try:
-            async with self._db.execute(
-                "SELECT p.id, p.ordinal, p.start, p.end, p.line_start, p.line_end, p.text, "
-                f"d.path, d.title, d.url FROM passages p JOIN documents d ON d.id = p.doc_id "
-                f"WHERE p.id IN ({marks})",
-                ids,
-            ) as cur:
-                return {row["id"]: dict(row) for row in await cur.fetchall()}
-        finally:
-            self._db.row_factory = None
+        async with self._db.execute(
+            f"SELECT {', '.join('p.' + c for c in _PASSAGE_COLUMNS[:7])}, "
+            "d.path, d.title, d.url FROM passages p JOIN documents d ON d.id = p.doc_id "
+            f"WHERE p.id IN ({marks})",
+            ids,
+        ) as cur:
+            rows = await cur.fetchall()
+        return {row[0]: dict(zip(_PASSAGE_COLUMNS, row, strict=True)) for row in rows}
 
     # ---- reindex ---------------------------------------------------------------------
     @property

@@ -141,6 +141,7 @@ class ReindexReport:
     unchanged: int = 0
     documents: int = 0
     passages: int = 0
+    passages_tokenized: int = 0  # passages of added or changed files
     seconds: float = 0.0
     generation: int = 0
     warnings: list[str] = field(default_factory=list)
