@@ -61,7 +61,7 @@ class ProgressBar:
         self.last_draw = 0.0
         self.unit = ""
 
-    def __call__(self, done: int, total: int, unit: str) -> None:
+    def __call__(self, done: int, total: int, unit: str, passages: int | None = None) -> None:
         if not self.enabled:
             return
         now = time.perf_counter()
@@ -75,10 +75,12 @@ class ProgressBar:
         eta = (total - done) / rate if rate > 0 else 0.0
         width = 30
         filled = int(width * done / total) if total else width
-        self.stream.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} {unit} "
-            f"{rate:,.0f}/s ETA {eta:4.0f}s "
-        )
+        counts = f"{done:,}/{total:,} {unit}"
+        if passages is not None:
+            counts += f", {passages:,} passages ({passages / elapsed:,.0f}/s)"
+        else:
+            counts += f" ({rate:,.0f}/s)"
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {counts} ETA {eta:4.0f}s ")
         if done >= total:
             self.stream.write("\n")
         self.stream.flush()

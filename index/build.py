@@ -33,7 +33,7 @@ from index.tokenize import TOKENIZER_VERSION, dictionary_version, tokenize
 PARALLEL_CHARS = 2_000_000  # bytes of changed files
 BATCH_CHARS = 500_000
 
-Progress = Callable[[int, int, str], None]  # (done, total, unit) for progress bars
+Progress = Callable[..., None]  # (done, total, unit, passages=None) for progress bars
 
 
 class BuildRunning(RuntimeError):
@@ -140,7 +140,7 @@ class Builder:
     def __init__(self, corpus: Path, db_path: Path, progress: Progress | None = None) -> None:
         self.corpus = corpus
         self.db_path = db_path
-        self.progress = progress or (lambda done, total, unit: None)
+        self.progress = progress or (lambda done, total, unit, passages=None: None)
         self.report = ReindexReport()
 
     async def run(self) -> ReindexReport:
@@ -280,13 +280,16 @@ class Builder:
                 in_flight.append((batch, loop.run_in_executor(executor, analyse_batch, texts)))
                 while len(in_flight) > (2 * workers if parallel else 1):
                     done_bytes += await self._store_batch(db, gen, in_flight.popleft(), vocab, live)
-                    self.progress(done_bytes, total, "bytes tokenized")
+                    self._tokenized(done_bytes, total)
             while in_flight:
                 done_bytes += await self._store_batch(db, gen, in_flight.popleft(), vocab, live)
-                self.progress(done_bytes, total, "bytes tokenized")
+                self._tokenized(done_bytes, total)
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
-        self.progress(total, total, "bytes tokenized")
+        self._tokenized(total, total)
+
+    def _tokenized(self, done: int, total: int) -> None:
+        self.progress(done, total, "bytes", passages=self.report.passages_tokenized)
 
     async def _store_batch(self, db, gen: int, item, vocab: dict[str, int], live) -> int:
         batch, future = item
