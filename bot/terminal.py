@@ -60,17 +60,19 @@ class ProgressBar:
         self.started = time.perf_counter()
         self.last_draw = 0.0
         self.unit = ""
+        self.finished = False
 
     def __call__(self, done: int, total: int, unit: str, passages: int | None = None) -> None:
         if not self.enabled:
             return
         now = time.perf_counter()
         if unit != self.unit:
-            self.unit, self.started = unit, now
-        if now - self.last_draw < 0.1 and done < total:
+            self.unit, self.started, self.finished = unit, now, False
+        if self.finished or (now - self.last_draw < 0.1 and done < total):
             return
+        self.finished = done >= total
         self.last_draw = now
-        elapsed = max(now - self.started, 1e-6)
+        elapsed = max(now - self.started, 0.05)
         rate = done / elapsed
         eta = (total - done) / rate if rate > 0 else 0.0
         width = 30
