@@ -56,51 +56,34 @@ STOP_WORDS: frozenset[str] = ENGLISH_STOP_WORDS | frozenset(
 )
 
 # Irregular forms a rule cannot reach; the values are JMdict gloss words ("to hold" etc.).
+# "word:lemma", or a bare word that must stay as it is (news, building, united).
+_IRREGULAR = """
+was:be were:be is:be are:be am:be been:be being:be has:have had:have having:have did:do
+does:do done:do doing:do held:hold led:lead sent:send began:begin begun:begin took:take
+taken:take went:go gone:go made:make said:say fought:fight caught:catch brought:bring
+thought:think left:leave met:meet won:win lost:lose rose:rise risen:rise fell:fall
+fallen:fall broke:break broken:break spoke:speak spoken:speak chose:choose chosen:choose
+gave:give given:give told:tell kept:keep built:build sold:sell bought:buy paid:pay
+laid:lay stood:stand ran:run came:come became:become saw:see seen:see knew:know known:know
+grew:grow grown:grow drew:draw drawn:draw wrote:write written:write struck:strike
+shot:shoot fled:flee sought:seek withdrew:withdraw withdrawn:withdraw hit cut put set
+spread felt:feel found:find got:get gotten:get heard:hear meant:mean understood:understand
+forbade:forbid forbidden:forbid overtook:overtake overtaken:overtake undertook:undertake
+undertaken:undertake shook:shake shaken:shake blew:blow blown:blow flew:fly flown:fly
+threw:throw thrown:throw bore:bear borne:bear slain:slay slew:slay wore:wear worn:wear
+hid:hide hidden:hide bit:bite bitten:bite froze:freeze frozen:freeze stole:steal
+stolen:steal swore:swear sworn:swear lent:lend spent:spend dealt:deal fed:feed bled:bleed
+sped:speed shut quit beaten:beat rode:ride ridden:ride awoke:awake woke:wake woken:wake
+men:man women:woman children:child feet:foot teeth:tooth mice:mouse geese:goose lives:life
+wives:wife knives:knife crises:crisis analyses:analysis bases:base theses:thesis
+phenomena:phenomenon criteria:criterion data media people police news series species means
+headquarters politics economics physics mathematics ethics tactics logistics statistics
+arms evening morning building meeting wedding ceiling clothing spring string thing king
+ring wing during nothing something anything everything bring sing swing sting ping bed red
+united limited interested used:use
+"""
 IRREGULAR: dict[str, str] = {
-    **dict.fromkeys(["was", "were", "is", "are", "am", "been", "being"], "be"),
-    **dict.fromkeys(["has", "had", "having"], "have"),
-    **dict.fromkeys(["did", "does", "done", "doing"], "do"),
-    "held": "hold", "led": "lead", "sent": "send", "began": "begin", "begun": "begin",
-    "took": "take", "taken": "take", "went": "go", "gone": "go", "made": "make",
-    "said": "say", "fought": "fight", "caught": "catch", "brought": "bring",
-    "thought": "think", "left": "leave", "met": "meet", "won": "win", "lost": "lose",
-    "rose": "rise", "risen": "rise", "fell": "fall", "fallen": "fall", "broke": "break",
-    "broken": "break", "spoke": "speak", "spoken": "speak", "chose": "choose",
-    "chosen": "choose", "gave": "give", "given": "give", "told": "tell", "kept": "keep",
-    "built": "build", "sold": "sell", "bought": "buy", "paid": "pay", "laid": "lay",
-    "stood": "stand", "ran": "run", "came": "come", "became": "become", "saw": "see",
-    "seen": "see", "knew": "know", "known": "know", "grew": "grow", "grown": "grow",
-    "drew": "draw", "drawn": "draw", "wrote": "write", "written": "write",
-    "struck": "strike", "shot": "shoot", "fled": "flee", "sought": "seek",
-    "withdrew": "withdraw", "withdrawn": "withdraw", "hit": "hit", "cut": "cut",
-    "put": "put", "set": "set", "spread": "spread", "felt": "feel", "found": "find",
-    "got": "get", "gotten": "get", "heard": "hear", "meant": "mean", "understood":
-    "understand", "forbade": "forbid", "forbidden": "forbid", "overtook": "overtake",
-    "overtaken": "overtake", "undertook": "undertake", "undertaken": "undertake",
-    "shook": "shake", "shaken": "shake", "blew": "blow", "blown": "blow", "flew": "fly",
-    "flown": "fly", "threw": "throw", "thrown": "throw", "bore": "bear", "borne": "bear",
-    "slain": "slay", "slew": "slay", "wore": "wear", "worn": "wear", "hid": "hide",
-    "hidden": "hide", "bit": "bite", "bitten": "bite", "froze": "freeze", "frozen":
-    "freeze", "stole": "steal", "stolen": "steal", "swore": "swear", "sworn": "swear",
-    "lent": "lend", "spent": "spend", "dealt": "deal", "fed": "feed", "bled": "bleed",
-    "sped": "speed", "shut": "shut", "quit": "quit", "beaten": "beat", "rode": "ride",
-    "ridden": "ride", "awoke": "awake", "woke": "wake", "woken": "wake",
-    "men": "man", "women": "woman", "children": "child", "feet": "foot", "teeth": "tooth",
-    "mice": "mouse", "geese": "goose", "lives": "life", "wives": "wife", "knives": "knife",
-    "crises": "crisis", "analyses": "analysis", "bases": "base", "theses": "thesis",
-    "phenomena": "phenomenon", "criteria": "criterion", "data": "data", "media": "media",
-    "people": "people", "police": "police", "news": "news", "series": "series",
-    "species": "species", "means": "means", "headquarters": "headquarters",
-    "politics": "politics", "economics": "economics", "physics": "physics",
-    "mathematics": "mathematics", "ethics": "ethics", "tactics": "tactics",
-    "logistics": "logistics", "statistics": "statistics", "arms": "arms",
-    "evening": "evening", "morning": "morning", "building": "building", "meeting": "meeting",
-    "wedding": "wedding", "ceiling": "ceiling", "clothing": "clothing", "spring": "spring",
-    "string": "string", "thing": "thing", "king": "king", "ring": "ring", "wing": "wing",
-    "during": "during", "nothing": "nothing", "something": "something",
-    "anything": "anything", "everything": "everything", "bring": "bring", "sing": "sing",
-    "swing": "swing", "sting": "sting", "ping": "ping", "bed": "bed", "red": "red",
-    "united": "united", "limited": "limited", "interested": "interested",
+    k: v or k for k, _, v in (item.partition(":") for item in _IRREGULAR.split())
 }
 
 # Endings that look plural but are not (status, crisis, congress).
@@ -169,8 +152,11 @@ def lemmatize(word: str, lexicon: Collection[str] | None = None) -> str:
         return IRREGULAR[w]
     if lexicon is None:
         lexicon = _lexicon()
+    # A word that is itself in the lexicon gives way only to a real-looking stem (speed is
+    # not spe + ed, though JMdict has an abbreviation "spe").
+    min_len = 4 if w in lexicon and w.endswith(("ed", "ing")) else 2
     for cand in _candidates(w):
-        if cand in lexicon:
+        if cand in lexicon and len(cand) >= min_len:
             return cand
     if w in lexicon or not lexicon:
         return w if w in lexicon else _default_stem(w)
@@ -431,7 +417,9 @@ def english_groups(
 
         group = _word_group(w, has_term, names, cap)
         if group is not None:
-            add(group, shown=group.source != "term")
+            # Shown unless the word was simply found as written (csto): a word nothing
+            # translates is shown with no terms, so the user sees it was not searched.
+            add(group, shown=group.source != "term" or not has_term(group.terms[0]))
         i += 1
     return groups, translations
 
@@ -494,15 +482,13 @@ def _names(w: str, keys: list[str], names: NameIndex | None) -> list[str]:
     if not found:
         return []
     from index import jmdict
-    from index.names import MIN_SCORE, romanize, similarity
+    from index.names import spelling_variants
 
     known = [hw for key in keys for hw, _ in jmdict.lookup_scored(key)]
     if not known:
         return found
-    katakana = [romanize(hw) for hw in known if _KATAKANA_TERM.match(hw)]
-    return [
-        t for t in found if any(similarity(k, romanize(t)) >= MIN_SCORE for k in katakana)
-    ]
+    katakana = [hw for hw in known if _KATAKANA_TERM.match(hw)]
+    return [t for t in found if any(spelling_variants(k, t) for k in katakana)]
 
 
 def translate_words(words: Iterable[str], has_term: Callable[[str], bool]) -> dict[str, list[str]]:

@@ -21,20 +21,19 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 # Katakana -> Hepburn. Two-character combinations are tried first.
-_DIGRAPHS = {
-    "キャ": "kya", "キュ": "kyu", "キョ": "kyo", "ギャ": "gya", "ギュ": "gyu", "ギョ": "gyo",
-    "シャ": "sha", "シュ": "shu", "ショ": "sho", "シェ": "she", "ジャ": "ja", "ジュ": "ju",
-    "ジョ": "jo", "ジェ": "je", "チャ": "cha", "チュ": "chu", "チョ": "cho", "チェ": "che",
-    "ニャ": "nya", "ニュ": "nyu", "ニョ": "nyo", "ヒャ": "hya", "ヒュ": "hyu", "ヒョ": "hyo",
-    "ビャ": "bya", "ビュ": "byu", "ビョ": "byo", "ピャ": "pya", "ピュ": "pyu", "ピョ": "pyo",
-    "ミャ": "mya", "ミュ": "myu", "ミョ": "myo", "リャ": "rya", "リュ": "ryu", "リョ": "ryo",
-    "ファ": "fa", "フィ": "fi", "フェ": "fe", "フォ": "fo", "フュ": "fyu",
-    "ティ": "ti", "トゥ": "tu", "ディ": "di", "ドゥ": "du", "デュ": "dyu", "テュ": "tyu",
-    "ウィ": "wi", "ウェ": "we", "ウォ": "wo", "ヴァ": "va", "ヴィ": "vi", "ヴェ": "ve",
-    "ヴォ": "vo", "ツァ": "tsa", "ツィ": "tsi", "ツェ": "tse", "ツォ": "tso", "クァ": "kwa",
-    "クィ": "kwi", "クェ": "kwe", "クォ": "kwo", "グァ": "gwa", "イェ": "ye", "スィ": "si",
-    "ズィ": "zi", "シィ": "shi",
-}
+_DIGRAPHS: dict[str, str] = dict(
+    item.split(":")
+    for item in """
+キャ:kya キュ:kyu キョ:kyo ギャ:gya ギュ:gyu ギョ:gyo シャ:sha シュ:shu ショ:sho
+シェ:she ジャ:ja ジュ:ju ジョ:jo ジェ:je チャ:cha チュ:chu チョ:cho チェ:che
+ニャ:nya ニュ:nyu ニョ:nyo ヒャ:hya ヒュ:hyu ヒョ:hyo ビャ:bya ビュ:byu ビョ:byo
+ピャ:pya ピュ:pyu ピョ:pyo ミャ:mya ミュ:myu ミョ:myo リャ:rya リュ:ryu リョ:ryo
+ファ:fa フィ:fi フェ:fe フォ:fo フュ:fyu ティ:ti トゥ:tu ディ:di ドゥ:du デュ:dyu
+テュ:tyu ウィ:wi ウェ:we ウォ:wo ヴァ:va ヴィ:vi ヴェ:ve ヴォ:vo ツァ:tsa ツィ:tsi
+ツェ:tse ツォ:tso クァ:kwa クィ:kwi クェ:kwe クォ:kwo グァ:gwa イェ:ye スィ:si
+ズィ:zi シィ:shi
+""".split()
+)
 _MONO = dict(
     zip(
         "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨ"
@@ -212,6 +211,15 @@ def similarity(latin: str, romanized: str) -> float:
     if not sa or not sb or sa[0] != sb[0]:
         return 0.0
     return _score(a, sa, b, sb)
+
+
+def spelling_variants(a: str, b: str) -> bool:
+    """Whether two katakana words are spellings of one loanword (サルタン / スルタン).
+
+    Both are already in Japanese sound shape, so unlike a Latin-to-katakana match this
+    allows only about one difference in seven letters (plain edit ratio >= 0.8).
+    """
+    return _ratio(comparable(romanize(a)), comparable(romanize(b))) >= 0.8
 
 
 class NameIndex:
