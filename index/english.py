@@ -158,9 +158,7 @@ def lemmatize(word: str, lexicon: Collection[str] | None = None) -> str:
     for cand in _candidates(w):
         if cand in lexicon and len(cand) >= min_len:
             return cand
-    if w in lexicon or not lexicon:
-        return w if w in lexicon else _default_stem(w)
-    return _default_stem(w)
+    return w if w in lexicon else _default_stem(w)
 
 
 def _lexicon() -> Collection[str]:
@@ -238,7 +236,15 @@ ACRONYMS: dict[str, str] = {
 
 # A JMdict alternative further than this behind the best one the corpus has is dropped:
 # "president" keeps 大統領 (0.0) and 議長 (0.12) but not 代表 (from 代表取締役, 1.46).
-MAX_GAP = 0.8
+MAX_GAP = 0.6
+
+# Light verbs and bare nouns that JMdict lists under many English words (occupy -> 取る,
+# announce -> 出る) but that match half the corpus: as a second-choice alternative they
+# would only widen the group, so they count only when they are the best translation.
+GENERIC_TERMS = frozenset(
+    """取る 出る 入る 持つ 付く 掛ける 立つ 出す 置く 向く 当たる 回る 上げる 付ける
+    引く 切る 受ける 乗る 通る 出来る 遣る 上 下 中 間 端 方 手 物事 人間""".split()
+)
 
 
 def _translate(
@@ -271,8 +277,10 @@ def _translate(
     singles = sum(1 for _, (score, compound) in ranked if not compound and score <= best + MAX_GAP)
     return [
         term
-        for term, (score, compound) in ranked
-        if score <= best + MAX_GAP and (not compound or singles < 2)
+        for rank, (term, (score, compound)) in enumerate(ranked)
+        if score <= best + MAX_GAP
+        and (not compound or singles < 2)
+        and (rank == 0 or term not in GENERIC_TERMS)
     ]
 
 

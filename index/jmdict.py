@@ -17,9 +17,10 @@ CC BY-SA 4.0; see LICENSES/JMdict.txt.
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 TABLE_PATH = Path(__file__).resolve().parent / "data" / "en_ja.tsv.gz"
@@ -33,49 +34,63 @@ Scored = tuple[tuple[str, float], ...]
 
 
 class Table(Mapping[str, Scored]):
-    """English key -> ((headword, score), ...); values are split lazily so loading is fast."""
+    """English key -> ((headword, score), ...), best first.
 
-    def __init__(self, raw: dict[str, str], meta: dict[str, str]):
-        self._raw = raw
-        self._split: dict[str, Scored] = {}
+    The lines are kept as one sorted list and found by binary search: ~170k keys cost
+    ~25 MB and a fraction of a second to load, about half of a dict of parsed entries,
+    while a look-up stays a few microseconds. Parsed entries are cached.
+    """
+
+    def __init__(self, lines: list[str], meta: dict[str, str]):
+        self._lines = lines
+        self._parsed: dict[str, Scored] = {}
         self.meta = meta
 
+    def _line(self, key: str) -> str | None:
+        prefix = key + "\t"
+        i = bisect.bisect_left(self._lines, prefix)
+        if i < len(self._lines) and self._lines[i].startswith(prefix):
+            return self._lines[i]
+        return None
+
     def __getitem__(self, key: str) -> Scored:
-        got = self._split.get(key)
+        got = self._parsed.get(key)
         if got is None:
+            line = self._line(key) if "\t" not in key and "\n" not in key else None
+            if line is None:
+                raise KeyError(key)
             items = []
-            for cell in self._raw[key].split("\t"):  # KeyError propagates, as Mapping wants
+            for cell in line[len(key) + 1 :].split("\t"):
                 form, _, score = cell.rpartition(":")
                 items.append((form, int(score) / 100) if form else (cell, 9.99))
             got = tuple(items)
-            self._split[key] = got
+            self._parsed[key] = got
         return got
 
     def __contains__(self, key: object) -> bool:
-        return key in self._raw
+        return isinstance(key, str) and "\t" not in key and self._line(key) is not None
 
-    def __iter__(self):
-        return iter(self._raw)
+    def __iter__(self) -> Iterator[str]:
+        return (line.partition("\t")[0] for line in self._lines)
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return len(self._lines)
 
 
 def parse(data: bytes) -> Table:
     """Parse the (decompressed) table text."""
-    raw: dict[str, str] = {}
     meta: dict[str, str] = {}
+    lines: list[str] = []
     for line in data.decode("utf-8").split("\n"):
         if not line:
             continue
         if line[0] == "#":
             name, _, value = line[1:].partition(":")
             meta[name.strip()] = value.strip()
-            continue
-        key, _, rest = line.partition("\t")
-        if rest:
-            raw[key] = rest
-    return Table(raw, meta)
+        elif "\t" in line:
+            lines.append(line)
+    lines.sort()  # already sorted when written by the build script: a linear pass
+    return Table(lines, meta)
 
 
 _lock = threading.Lock()

@@ -30,7 +30,8 @@ For every English key, up to `--cap` JMdict headwords, best first. Keys come fro
 * a gloss of two or three content words as a phrase key ("prime minister", "state
   emergency" -- stop words dropped, each word lemmatized, as a question arrives) and, for a
   noun phrase of up to four words, under its head noun ("military occupation" ->
-  occupation, "speaker of the house" -> speaker).
+  occupation, "speaker of the house" -> speaker); a two-word noun gloss also under its
+  first word ("capital city" -> capital, "military affairs" -> military), ranked low.
 
 Headwords are kanji forms (kana forms for kana-only words and senses marked "usually
 written in kana"), skipping irregular spellings, archaic/obsolete senses and dialect.
@@ -38,7 +39,9 @@ They are ranked by a score that adds the headword's JMdict priority (nfXX newspa
 frequency rank, then news1/ichi1/spec1/gai1, then the "2" tags), the sense and gloss
 position, how the key was derived (exact < inflected < derived verb < phrase head), register
 (slang, obscure...), and whether the headword is a compound that the tokenizer splits; the
-same term reached through several headwords is kept once.
+same term reached through several headwords is kept once, and so is each JMdict entry.
+Each headword is written with its score (`議長:0`, in hundredths) so the runtime can drop
+alternatives far behind the best one that the corpus actually contains.
 """
 
 from __future__ import annotations
@@ -71,18 +74,33 @@ _ENGLISH_GLOSS = re.compile(r"[A-Za-z0-9 ,.'\-!?/&]+\Z")
 
 SKIP_MISC = {"archaism", "obsolete term", "historical term"}
 MISC_PENALTY = {
-    "obscure term": 0.4, "rare": 0.4, "dated term": 0.3, "slang": 0.3,
-    "Internet slang": 0.3, "manga slang": 0.4, "vulgar expression or word": 0.4,
-    "derogatory": 0.4, "jocular, humorous term": 0.3, "children's language": 0.4,
-    "colloquialism": 0.15, "familiar language": 0.2, "poetical term": 0.4,
-    "proverb": 0.5, "idiomatic expression": 0.2, "yojijukugo": 0.2, "quotation": 0.5,
+    "obscure term": 0.4,
+    "rare": 0.4,
+    "dated term": 0.3,
+    "slang": 0.3,
+    "Internet slang": 0.3,
+    "manga slang": 0.4,
+    "vulgar expression or word": 0.4,
+    "derogatory": 0.4,
+    "jocular, humorous term": 0.3,
+    "children's language": 0.4,
+    "colloquialism": 0.15,
+    "familiar language": 0.2,
+    "poetical term": 0.4,
+    "proverb": 0.5,
+    "idiomatic expression": 0.2,
+    "yojijukugo": 0.2,
+    "quotation": 0.5,
     "honorific or respectful (sonkeigo) language": 0.1,
-    "humble (kenjougo) language": 0.1, "polite (teineigo) language": 0.1,
+    "humble (kenjougo) language": 0.1,
+    "polite (teineigo) language": 0.1,
     "onomatopoeic or mimetic word": 0.3,
 }
 BAD_KANJI = {
-    "irregular okurigana usage", "word containing irregular kanji usage",
-    "word containing out-dated kanji", "word containing irregular kana usage",
+    "irregular okurigana usage",
+    "word containing irregular kanji usage",
+    "word containing out-dated kanji",
+    "word containing irregular kana usage",
 }
 BAD_KANA = {"out-dated or obsolete kana usage", "word containing irregular kana usage"}
 SURU_POS = "noun or participle which takes the aux. verb suru"
@@ -174,8 +192,12 @@ def read_jamdict(db: Path) -> list[Entry]:
                 kanji=[(t, set(kjp.get(i, ())), set(kji.get(i, ()))) for i, t in kanji[idseq]],
                 kana=[(t, set(knp.get(i, ())), set(kni.get(i, ()))) for i, t in kana[idseq]],
                 senses=[
-                    Sense(gloss.get(sid, []), set(pos.get(sid, ())), set(misc.get(sid, ())),
-                          sid in dialect)
+                    Sense(
+                        gloss.get(sid, []),
+                        set(pos.get(sid, ())),
+                        set(misc.get(sid, ())),
+                        sid in dialect,
+                    )
                     for sid in senses[idseq]
                 ],
             )
@@ -218,7 +240,7 @@ def gloss_keys(
         lemma = lemmatize(w, lexicon)
         if lemma != w:
             keys.append((lemma, max(INFLECTED, PASSIVE if passive else 0.0)))
-        if suru or not is_verb_sense:
+        if suru:  # 占領 (occupation) is also 占領する (occupy); 職業 (occupation) is not
             for verb in nominal_verbs(w, verbs):
                 keys.append((verb, DERIVED))
         return keys
