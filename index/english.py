@@ -239,8 +239,9 @@ ACRONYMS: dict[str, str] = {
 MAX_GAP = 0.6
 
 # Light verbs and bare nouns that JMdict lists under many English words (occupy -> 取る,
-# announce -> 出る) but that match half the corpus: as a second-choice alternative they
-# would only widen the group, so they count only when they are the best translation.
+# announce -> 出る, summit -> 上) but that match half the corpus: they count only as the
+# best translation and a main sense of the word (take -> 取る, hand -> 手).
+GENERIC_MAX_SCORE = 0.3
 GENERIC_TERMS = frozenset(
     """取る 出る 入る 持つ 付く 掛ける 立つ 出す 置く 向く 当たる 回る 上げる 付ける
     引く 切る 受ける 乗る 通る 出来る 遣る 上 下 中 間 端 方 手 物事 人間""".split()
@@ -280,7 +281,7 @@ def _translate(
         for rank, (term, (score, compound)) in enumerate(ranked)
         if score <= best + MAX_GAP
         and (not compound or singles < 2)
-        and (rank == 0 or term not in GENERIC_TERMS)
+        and (term not in GENERIC_TERMS or (rank == 0 and score <= GENERIC_MAX_SCORE))
     ]
 
 
@@ -481,8 +482,8 @@ def _names(w: str, keys: list[str], names: NameIndex | None) -> list[str]:
 
     Sound alone cannot tell a name from an English word (core ~ コレ, passion ~ パシヤン), so
     a word JMdict knows only takes a name match that is a spelling variant of one of its
-    own katakana headwords (sultan: JMdict サルタン, corpus スルタン); a word JMdict does not
-    know (tokayev, almaty) is taken to be a name.
+    own leading katakana headwords (sultan: JMdict サルタン, corpus スルタン); a word JMdict
+    does not know (tokayev, almaty) is taken to be a name.
     """
     if names is None or len(w) < 3:
         return []
@@ -492,10 +493,11 @@ def _names(w: str, keys: list[str], names: NameIndex | None) -> list[str]:
     from index import jmdict
     from index.names import spelling_variants
 
-    known = [hw for key in keys for hw, _ in jmdict.lookup_scored(key)]
+    known = [item for key in keys for item in jmdict.lookup_scored(key)]
     if not known:
         return found
-    katakana = [hw for hw in known if _KATAKANA_TERM.match(hw)]
+    best = min(score for _, score in known)
+    katakana = [hw for hw, score in known if score <= best + MAX_GAP and _KATAKANA_TERM.match(hw)]
     return [t for t in found if any(spelling_variants(k, t) for k in katakana)]
 
 

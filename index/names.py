@@ -217,9 +217,9 @@ def spelling_variants(a: str, b: str) -> bool:
     """Whether two katakana words are spellings of one loanword (サルタン / スルタン).
 
     Both are already in Japanese sound shape, so unlike a Latin-to-katakana match this
-    allows only about one difference in seven letters (plain edit ratio >= 0.8).
+    allows only about one difference in seven letters (plain edit ratio >= 0.85).
     """
-    return _ratio(comparable(romanize(a)), comparable(romanize(b))) >= 0.8
+    return _ratio(comparable(romanize(a)), comparable(romanize(b))) >= 0.85
 
 
 class NameIndex:

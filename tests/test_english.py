@@ -240,3 +240,19 @@ def test_headword_term_reduces_compounds_to_their_head():
     assert headword_term("身柄を拘束する") == ("拘束", True)
     assert headword_term("留め置く") is None or headword_term("留め置く")[0] != "置く"
     assert headword_term("する") is None
+
+
+def test_generic_terms_do_not_widen_a_group(ask):
+    # occupy -> 取る and summit -> 上 are in JMdict but would match half the corpus.
+    assert "取る" not in ask("occupy")["occupy"].terms
+    assert ask("summit")["summit"].terms == ("summit",)
+    # As the main sense of a word they stay: hand -> 手.
+    assert ask("hand")["hand"].terms[0] == "手"
+
+
+def test_far_behind_alternatives_are_dropped(ask):
+    # 代表 comes only from 代表取締役 (company president), far behind 大統領.
+    assert "代表" not in ask("president")["president"].terms
+    # A loanword's low-ranked katakana (arrive -> アライブ) does not open the sound match
+    # (アライブ ~ アラブ).
+    assert "アラブ" not in ask("arrive")["arrive"].terms
