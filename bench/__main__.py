@@ -51,6 +51,7 @@ def run_dir(size: int) -> Path:
 def run(size: int, n_queries: int, peers: list[str]) -> dict:
     """Everything for one size; returns the results (also written to results.json)."""
     started = time.perf_counter()
+    load = measure.LoadMeter()
     rdir = run_dir(size)
     rdir.mkdir(parents=True, exist_ok=True)
     res: dict = {"size": size, "queries": n_queries, "machine": machine(),
@@ -65,7 +66,8 @@ def run(size: int, n_queries: int, peers: list[str]) -> dict:
     step("shirabe build (real build path)")
     res["build"] = build_shirabe(info.directory, db)
     step("bare fugashi, 2 processes")
-    res["fugashi"] = measure.run_child(["fugashi", jarg(corpus=str(info.directory))]).result
+    child = measure.run_child(["fugashi", jarg(corpus=str(info.directory))])
+    res["fugashi"] = {**child.result, "others_cores": child.others_cores}
     res["build"]["throughput_ratio"] = (
         res["build"]["chars_per_s"] / res["fugashi"]["chars_per_s"]
     )
@@ -79,6 +81,7 @@ def run(size: int, n_queries: int, peers: list[str]) -> dict:
     res["parity_sample"] = measure.run_child(["parity", jarg(size=size)]).result
     res["engine"] = engine_targets(info, db, rdir)
     res["total_s"] = time.perf_counter() - started
+    res["others_cores"] = load.others_cores()
     (rdir / "results.json").write_text(json.dumps(res, indent=1, ensure_ascii=False))
     return res
 
@@ -98,6 +101,7 @@ def build_shirabe(corpus: Path, db: Path) -> dict:
     out = dict(child.result)
     out["tree_peak_mb"] = child.tree_peak_mb
     out["wall_s"] = child.wall_s
+    out["others_cores"] = child.others_cores
     return out
 
 
@@ -192,11 +196,14 @@ def run_peers(size: int, names: list[str], gen_dir: Path) -> dict:
             child = measure.run_child(["peer", args])
             out = dict(child.result)
             out["tree_peak_mb"] = child.tree_peak_mb
+            out["others_cores"] = child.others_cores
             if peer.persistent:
                 step(f"{name}: serve")
                 serve_dir = gen_dir if name == "shirabe" else run_dir(size) / "peers" / name
-                out.update(measure.run_child(
-                    ["serve", jarg(name=name, size=size, dir=str(serve_dir))]).result)
+                served = measure.run_child(
+                    ["serve", jarg(name=name, size=size, dir=str(serve_dir))])
+                out.update(served.result)
+                out["others_cores_serving"] = served.others_cores
         except Exception as exc:  # a broken peer must not sink the whole run
             out = {"error": str(exc)}
             step(f"{name}: failed: {exc}")
@@ -578,7 +585,11 @@ def render_header(res: dict) -> str:
             f"text tokenizes back to the intended words: {c['tokens_recovered']:.1%} of tokens, "
             f"{c['passages_exact']:.0%} of passages exactly. {res['query_sets']['n']} queries "
             f"per set; most frequent terms: {top}. Run took {res['total_s'] / 60:.1f} min; "
-            f"shirabe: {res['shirabe_commit']}.")
+            f"shirabe: {res['shirabe_commit']}. Other programs on the machine kept "
+            f"{res.get('others_cores', 0):.2f} of its {res['machine']['nproc']} cores busy "
+            f"on average during the run (shirabe build: "
+            f"{res['build'].get('others_cores', 0):.2f}, bare fugashi: "
+            f"{res['fugashi'].get('others_cores', 0):.2f}).")
 
 
 def render_peers(res: dict) -> str:

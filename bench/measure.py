@@ -114,17 +114,48 @@ def _descendants(root: int) -> list[int]:
 
 @dataclass
 class ChildResult:
-    """A child's JSON result, wall time, and the peak RSS of its process tree."""
+    """A child's JSON result, wall time, the peak RSS of its process tree, and how many
+    cores other programs kept busy meanwhile (the machine may be shared: say so)."""
 
     result: dict
     wall_s: float
     tree_peak_mb: float
+    others_cores: float
+
+
+def busy_cpu_s() -> float:
+    """CPU seconds the whole machine has spent busy (not idle or waiting) since boot."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    """CPU seconds of this process and every child (and grandchild) it has waited for."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+class LoadMeter:
+    """Cores kept busy by other programs over an interval: machine busy time minus ours."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.busy0 = busy_cpu_s()
+        self.own0 = own_cpu_s()
+
+    def others_cores(self) -> float:
+        wall = time.perf_counter() - self.t0
+        others = (busy_cpu_s() - self.busy0) - (own_cpu_s() - self.own0)
+        return max(0.0, others / wall) if wall > 0 else 0.0
 
 
 def run_child(args: list[str], timeout: float | None = None, env: dict | None = None,
               stdin: str | None = None) -> ChildResult:
     """Run `python -m bench --worker ...args` and sample its tree's memory every 0.1 s."""
     cmd = [sys.executable, "-m", "bench", "--worker", *args]
+    load = LoadMeter()
     started = time.perf_counter()
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stdin=subprocess.PIPE if stdin else None,
@@ -150,7 +181,7 @@ def run_child(args: list[str], timeout: float | None = None, env: dict | None = 
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:2])} failed with exit code {proc.returncode}")
     lines = [line for line in out.splitlines() if line.startswith("{")]
-    return ChildResult(json.loads(lines[-1]), wall, peak[0])
+    return ChildResult(json.loads(lines[-1]), wall, peak[0], load.others_cores())
 
 
 def emit(result: dict) -> None:
