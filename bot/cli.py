@@ -10,18 +10,27 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 from bot.terminal import ProgressBar, render_answer, render_report
 from index.build import BuildRunning, EmptyCorpus, build_index
 from index.engine import Engine
-from index.evaluate import evaluate, format_table, load_questions
+from index.evaluate import (
+    apply_threshold,
+    decline_curve,
+    evaluate,
+    format_curve,
+    format_table,
+    load_questions,
+)
 from index.store import StoreError
 from index.tokenize import TokenizerMissing
 
 DEFAULT_CORPUS = Path("corpus")
 DEFAULT_DB = Path("data/shirabe.db")
+CURVE = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
 
 EXPECTED = (
     StoreError,
@@ -107,15 +116,18 @@ async def _eval(args) -> int:
     if args.split:
         questions = [q for q in questions if q.split == args.split]
     engine = await _open(args)
+    threshold, engine.min_coverage = engine.min_coverage, 0.0  # sweep thresholds afterwards
     try:
-        pairs = [(q, await engine.ask(q.question, args.k)) for q in questions]
+        raw = [(q, await engine.ask(q.question, args.k)) for q in questions]
     finally:
         await engine.close()
-    print(
-        f"{len(questions)} questions from {args.questions}"
-        + (f" (split {args.split})" if args.split else "")
-    )
+    pairs = [(q, apply_threshold(a, threshold)) for q, a in raw]
+    split = f" (split {args.split})" if args.split else ""
+    print(f"{len(questions)} questions from {args.questions}{split}")
     print(format_table(evaluate(pairs)))
+    print()
+    print("Decline trade-off (nothing relevant when the best passage's coverage is below):")
+    print(format_curve(decline_curve(raw, CURVE), threshold))
     return 0
 
 
@@ -131,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"index": _index, "ask": _ask, "eval": _eval}[args.command]
     try:
         return asyncio.run(handler(args))
+    except BrokenPipeError:  # `shirabe ask ... | head`: the reader left; not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
     except EXPECTED as exc:
         print(f"shirabe: {exc}", file=sys.stderr)
         return 2

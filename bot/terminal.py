@@ -8,7 +8,8 @@ from typing import TextIO
 
 from index.models import Answer, ReindexReport
 
-BOLD, RESET = "\033[1m", "\033[0m"
+BOLD, RESET = "\033[1m", "\033[22m"
+UNDERLINE, NO_UNDERLINE = "\033[4m", "\033[24m"
 
 
 def searched_line(answer: Answer) -> str:
@@ -29,9 +30,11 @@ def render_answer(answer: Answer, color: bool = False) -> str:
         lines.append(f"Nothing relevant found ({answer.declined}).")
         return "\n".join(lines)
     left, right = (BOLD, RESET) if color else ("【", "】")
+    answer_left, answer_right = (UNDERLINE, NO_UNDERLINE) if color else ("《", "》")
     for hit in answer.hits:
         lines.append("")
-        lines.append(f"{hit.rank}. {hit.excerpt.marked(left, right)}")
+        excerpt = hit.excerpt.marked(left, right, answer_left, answer_right)
+        lines.append(f"{hit.rank}. {excerpt}")
         lines.append(f"   — {hit.citation.label()}  [score {hit.score:.3f}]")
         if hit.citation.url:
             lines.append(f"   {hit.citation.url}")

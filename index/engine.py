@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiosqlite
@@ -24,7 +25,8 @@ from index.bm25 import Postings, load_postings
 from index.build import BuildRunning, EmptyCorpus, build_index, settings_mismatch
 from index.excerpt import make_excerpt
 from index.models import Answer, Citation, DocumentInfo, Hit, ReindexReport, Stats
-from index.search import MIN_COVERAGE, QueryPlan, plan_query, rank
+from index.names import NameIndex
+from index.search import MIN_COVERAGE, QueryPlan, answer_finder, plan_query, prefer_answers, rank
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,15 @@ class Generation:
     postings: Postings
     passage_ids: np.ndarray  # passage index -> passages.id
     vocabulary: dict[str, int]  # term -> id, only ids this generation's arrays know
+    _names: NameIndex | None = None
+    _names_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def names(self) -> NameIndex:
+        """Romanized katakana terms for matching English names, built on first need."""
+        with self._names_lock:
+            if self._names is None:
+                self._names = NameIndex.build(self.vocabulary)
+            return self._names
 
 
 class Engine:
@@ -69,6 +80,7 @@ class Engine:
         self._generation: Generation | None = None
         self._reindex_lock = asyncio.Lock()
         self.notices: list[str] = []  # messages for the user about what opening did
+        self.min_coverage = MIN_COVERAGE  # below it, "nothing relevant" (eval sets 0 to sweep)
 
     # ---- lifecycle -------------------------------------------------------------------
     @classmethod
@@ -166,29 +178,40 @@ class Engine:
         problem = _question_problem(query)
         if problem:
             return Answer(query, [], [], _ms(started), problem=problem)
-        plan, ranked = await asyncio.to_thread(self._plan_and_rank, gen, query, k, offset)
+        plan, ranked = await asyncio.to_thread(self._plan_and_rank, gen, query, k + offset)
         query_terms = [g.label for g in plan.groups]
-        why = _decline_reason(ranked)
+        facts = {
+            "translations": plan.translations,
+            "best_coverage": ranked.best_coverage,
+            "qtype": plan.qtype.value if plan.qtype else None,
+        }
+        why = _decline_reason(ranked, self.min_coverage)
         if why:
-            return Answer(query, query_terms, [], _ms(started), plan.translations, declined=why)
-        hits = await self._hits(gen, plan, ranked, offset)
-        return Answer(query, query_terms, hits, _ms(started), plan.translations)
+            return Answer(query, query_terms, [], _ms(started), declined=why, **facts)
+        wanted = ranked.pool if plan.qtype else ranked.pool[offset : offset + k]
+        rows = await self._passage_rows([int(gen.passage_ids[c.index]) for c in wanted])
+        texts = {c.index: rows[int(gen.passage_ids[c.index])]["text"] for c in wanted}
+        hits = await asyncio.to_thread(self._hits, gen, plan, ranked, rows, texts, offset, k)
+        return Answer(query, query_terms, hits, _ms(started), **facts)
 
-    def _plan_and_rank(self, gen: Generation, query: str, k: int, offset: int):
-        plan = plan_query(query, gen.vocabulary.__contains__)
+    def _plan_and_rank(self, gen: Generation, query: str, want: int):
+        has_term = gen.vocabulary.__contains__
+        plan = plan_query(query, has_term, gen.names())
         group_ids = [
             [gen.vocabulary[t] for t in g.terms if t in gen.vocabulary] for g in plan.groups
         ]
-        return plan, rank(gen.postings, group_ids, k, offset)
+        return plan, rank(gen.postings, group_ids, want)
 
-    async def _hits(self, gen: Generation, plan: QueryPlan, ranked, offset: int) -> list[Hit]:
-        ids = [int(gen.passage_ids[c.index]) for c in ranked.hits]
-        rows = await self._passage_rows(ids)
-        group_of = {t: gi for gi, g in enumerate(plan.groups) for t in g.terms}
+    def _hits(self, gen, plan: QueryPlan, ranked, rows, texts, offset: int, k: int) -> list[Hit]:
+        """Order the pool by answer type (when asked), then excerpt and cite the page."""
+        prefer_answers(ranked, texts, plan)
+        find_answers = answer_finder(plan)
+        group_of = plan.group_of
         hits = []
-        for rank_no, (cand, pid) in enumerate(zip(ranked.hits, ids, strict=True), 1):
+        for rank_no, cand in enumerate(ranked.pool[offset : offset + k], 1):
+            pid = int(gen.passage_ids[cand.index])
             row = rows[pid]
-            excerpt = await asyncio.to_thread(make_excerpt, row["text"], group_of, ranked.weights)
+            excerpt = make_excerpt(row["text"], group_of, ranked.weights, find_answers(row["text"]))
             hits.append(
                 Hit(
                     rank=offset + rank_no,
@@ -319,11 +342,11 @@ def _question_problem(question: str) -> str | None:
     return None
 
 
-def _decline_reason(ranked) -> str | None:
+def _decline_reason(ranked, min_coverage: float) -> str | None:
     """Why nothing should be shown, or None: see MIN_COVERAGE in index/search.py."""
-    if not ranked.hits:
+    if not ranked.pool:
         return "none of the question's words occur in the documents"
-    if ranked.best_coverage < MIN_COVERAGE:
+    if ranked.best_coverage < min_coverage:
         return f"the best passage holds only {ranked.best_coverage:.0%} of the question's weight"
     return None
 

@@ -111,7 +111,8 @@ def evaluate(pairs: list[tuple[Question, Answer]]) -> dict[str, dict[str, float 
 
 def format_table(rows: dict[str, dict[str, float | int]]) -> str:
     header = (
-        f"{'kind':<18}{'n':>4}{'Hit@1':>8}{'Hit@3':>8}{'Hit@5':>8}{'MRR@10':>8}{'declined':>14}"
+        f"{'kind':<18}{'n':>4}{'Hit@1':>8}{'Hit@3':>8}{'Hit@5':>8}{'MRR@10':>8}"
+        f"{'lost':>6}{'declined':>14}"
     )
     lines = [header, "-" * len(header)]
     for kind, r in rows.items():
@@ -121,8 +122,53 @@ def format_table(rows: dict[str, dict[str, float | int]]) -> str:
         if r["answerable"]:
             lines.append(
                 f"{kind:<18}{r['answerable']:>4}{r['hit@1']:>8.3f}{r['hit@3']:>8.3f}"
-                f"{r['hit@5']:>8.3f}{r['mrr@10']:>8.3f}{declined:>14}"
+                f"{r['hit@5']:>8.3f}{r['mrr@10']:>8.3f}{r['declined_answerable']:>6}{declined:>14}"
             )
         else:
-            lines.append(f"{kind:<18}{r['unanswerable']:>4}{'':>32}{declined:>14}")
+            lines.append(f"{kind:<18}{r['unanswerable']:>4}{'':>38}{declined:>14}")
+    return "\n".join(lines)
+
+
+def decline_curve(
+    pairs: list[tuple[Question, Answer]], thresholds: tuple[float, ...]
+) -> list[tuple[float, int, int, int, int]]:
+    """For each coverage threshold: (threshold, answerable lost, answerable, unanswerable
+    declined, unanswerable). `pairs` must come from an engine that declined nothing on
+    coverage, so every threshold can be applied afterwards."""
+    rows = []
+    for t in thresholds:
+        lost = declined = answerable = unanswerable = 0
+        for q, a in pairs:
+            out = not a.hits or (a.best_coverage or 0.0) < t
+            if q.evidence:
+                answerable += 1
+                lost += out
+            else:
+                unanswerable += 1
+                declined += out
+        rows.append((t, lost, answerable, declined, unanswerable))
+    return rows
+
+
+def apply_threshold(answer: Answer, threshold: float) -> Answer:
+    """The answer as an engine with this coverage threshold would have given it."""
+    if answer.hits and (answer.best_coverage or 0.0) < threshold:
+        return Answer(
+            answer.question,
+            answer.query_terms,
+            [],
+            answer.took_ms,
+            answer.translations,
+            declined="below coverage threshold",
+            best_coverage=answer.best_coverage,
+            qtype=answer.qtype,
+        )
+    return answer
+
+
+def format_curve(rows: list[tuple[float, int, int, int, int]], current: float) -> str:
+    lines = [f"{'coverage <':>11}{'answerable lost':>18}{'unanswerable declined':>24}"]
+    for t, lost, n_a, declined, n_u in rows:
+        flag = "  <- default" if abs(t - current) < 1e-9 else ""
+        lines.append(f"{t:>11.2f}{f'{lost}/{n_a}':>18}{f'{declined}/{n_u}':>24}{flag}")
     return "\n".join(lines)

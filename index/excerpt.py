@@ -7,8 +7,6 @@ they cover (weighted by idf), then cut to the length budget with "…" where tex
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from index.models import Excerpt
 from index.passages import split_sentences
 from index.tokenize import Token, tokenize_spans
@@ -22,15 +20,15 @@ def make_excerpt(
     passage: str,
     group_of: dict[str, int],
     weights: list[float],
-    prefer: Callable[[str], list[tuple[int, int]]] | None = None,
+    answers: list[tuple[int, int]] = (),
     max_chars: int = MAX_CHARS,
 ) -> Excerpt:
     """Pick the sentences of `passage` that cover most query weight.
 
     `group_of` maps a corpus term to the index of the query group it belongs to; `weights`
-    gives each group's weight (its idf). `prefer`, when given, returns answer spans in a
-    sentence (e.g. a number with a counter for "how many"); a window holding one wins ties
-    and the span is reported as `answer_span`.
+    gives each group's weight (its idf). `answers` are spans of the passage that answer the
+    question's type (a number with a counter for "how many"); a window holding one is
+    preferred -- its sentence leads the excerpt -- and the span is reported as `answer_span`.
     """
     tokens = [t for t in tokenize_spans(passage) if t.term in group_of]
     sentences = split_sentences(passage) or [(0, len(passage))]
@@ -42,8 +40,8 @@ def make_excerpt(
                 break
             covered = {group_of[t.term] for t in tokens if s <= t.start and t.end <= e}
             weight = sum(weights[g] for g in covered)
-            answer = _first_answer(passage, sentences[i : j + 1], prefer)
-            key = (round(weight, 9), answer is not None, -(j - i), -s)
+            answer = next((a for a in answers if s <= a[0] and a[1] <= e), None)
+            key = (answer is not None and weight > 0, round(weight, 9), -(j - i), -s)
             if best is None or key > best[0]:
                 best = (key, s, e, answer)
     assert best is not None
@@ -51,16 +49,6 @@ def make_excerpt(
     if e - s > max_chars:
         s, e = _window(passage, s, e, tokens, max_chars, answer)
     return _render(passage, s, e, tokens, answer)
-
-
-def _first_answer(passage: str, sentences: list[tuple[int, int]], prefer) -> tuple[int, int] | None:
-    if prefer is None:
-        return None
-    for s, e in sentences:
-        spans = prefer(passage[s:e])
-        if spans:
-            return spans[0][0] + s, spans[0][1] + s
-    return None
 
 
 def _window(

@@ -64,14 +64,22 @@ class Excerpt:
     marks: tuple[tuple[int, int], ...] = ()
     answer_span: tuple[int, int] | None = None  # span of a likely answer, in `text`
 
-    def marked(self, left: str, right: str) -> str:
-        """The excerpt with every mark wrapped in `left`/`right` (e.g. `**`, `**`)."""
+    def marked(
+        self, left: str, right: str, answer_left: str = "", answer_right: str = ""
+    ) -> str:
+        """The excerpt with every mark wrapped in `left`/`right` (e.g. `**`, `**`) and the
+        answer span, if any, in `answer_left`/`answer_right` (e.g. `__`, `__`)."""
+        inserts: list[tuple[int, int, str]] = []  # (position, order, text); closers first
+        for s, e in self.marks:
+            inserts += [(s, 2, left), (e, 1, right)]
+        if self.answer_span and (answer_left or answer_right):
+            s, e = self.answer_span
+            inserts += [(s, 0, answer_left), (e, 3, answer_right)]
         out: list[str] = []
         pos = 0
-        for s, e in self.marks:
-            out.append(self.text[pos:s])
-            out.append(left + self.text[s:e] + right)
-            pos = e
+        for at, _, text in sorted(inserts):
+            out.append(self.text[pos:at] + text)
+            pos = at
         out.append(self.text[pos:])
         return "".join(out)
 
@@ -100,6 +108,8 @@ class Answer:
     translations: dict[str, list[str]] = field(default_factory=dict)
     declined: str | None = None  # why nothing is shown, when hits is empty
     problem: str | None = None  # a user-facing explanation for bad input (empty, too long…)
+    best_coverage: float | None = None  # share of the question's weight the best passage holds
+    qtype: str | None = None  # what the question asks for: who, how_many, where, when, why
 
     def to_json(self) -> dict:
         """The documented `--json` shape (one object per question)."""
@@ -127,6 +137,8 @@ class Answer:
                 for h in self.hits
             ],
             "declined": self.declined,
+            "best_coverage": None if self.best_coverage is None else round(self.best_coverage, 4),
+            "qtype": self.qtype,
             "problem": self.problem,
             "took_ms": round(self.took_ms, 3),
         }

@@ -1,54 +1,59 @@
 """From a question to ranked passages: query groups, term ids, BM25, and the decline rule.
 
 A question becomes *groups* of alternative corpus terms (one per word the user wrote), so an
-English word with several Japanese translations still counts as one term. The rule for
-"nothing relevant" is coverage, not a raw score: raw BM25 scores are not comparable across
-languages and question lengths, but the share of the question's idf weight that the best
-passage holds is.
+English word with several Japanese translations still counts as one term. BM25 retrieves a
+pool of candidates; they are ordered by BM25 × coverage (the share of the question's idf
+weight a passage holds), and -- when the question asks who / how many / where / when / why --
+a passage holding a fitting answer span gets a bonus. The rule for "nothing relevant" is
+coverage, not a raw score: raw BM25 scores are not comparable across languages and question
+lengths, but coverage is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from index.bm25 import Postings, idf_of
-from index.tokenize import tokenize
+from index.english import TermGroup, english_groups
+from index.names import NameIndex
+from index.passages import split_sentences
+from index.qtype import _TITLE as _BARE_TITLE
+from index.qtype import QType, answer_spans, detect
+from index.tokenize import tokenize, tokenize_spans
 
 MAX_GROUPS = 64  # a pasted essay is searched by its first 64 distinct words
-
-# The best passage must hold at least this share of the question's idf weight ...
-MIN_COVERAGE = 0.2
-
-
-@dataclass(frozen=True)
-class QueryGroup:
-    label: str  # what the user wrote (a corpus term, or an English word)
-    terms: tuple[str, ...]  # corpus terms that count as this word
-    source: str = "term"  # "term" | "jmdict" | "name" | "latin"
+RERANK_POOL = 20  # BM25 candidates re-ordered by coverage and answer type
+MIN_COVERAGE = 0.2  # the best passage must hold this share of the question's weight
+ANSWER_BONUS = 0.3
+KNOWN_WEIGHT = 1e-6  # the least weight of a word the documents contain  # fused score × (1 + bonus) for a passage holding a fitting answer span
 
 
 @dataclass
 class QueryPlan:
-    groups: list[QueryGroup]
+    groups: list[TermGroup]
     translations: dict[str, list[str]] = field(default_factory=dict)
+    qtype: QType | None = None
+
+    @property
+    def group_of(self) -> dict[str, int]:
+        """Corpus term -> index of the group it counts for (first group wins)."""
+        out: dict[str, int] = {}
+        for i, g in enumerate(self.groups):
+            for t in g.terms:
+                out.setdefault(t, i)
+        return out
 
 
-def plan_query(question: str, has_term: Callable[[str], bool], english=None) -> QueryPlan:
-    """Tokenize the question and group its terms; `english` (if given) translates English
-    words into groups of Japanese corpus terms."""
+def plan_query(
+    question: str, has_term: Callable[[str], bool], names: NameIndex | None = None
+) -> QueryPlan:
+    """Tokenize the question, translate its English words, and detect what it asks for."""
     terms = list(dict.fromkeys(tokenize(question)))[: MAX_GROUPS * 2]
-    if english is not None:
-        groups, translations = english(terms, has_term)
-    else:
-        groups = [QueryGroup(t, (t,)) for t in terms]
-        translations = {}
-    return QueryPlan(groups=groups[:MAX_GROUPS], translations=translations)
-
-
-RERANK_POOL = 20  # BM25 candidates re-ordered by coverage
+    groups, translations = english_groups(terms, has_term, names)
+    return QueryPlan(groups[:MAX_GROUPS], translations, detect(question))
 
 
 @dataclass(frozen=True)
@@ -56,45 +61,82 @@ class Candidate:
     index: int  # passage index in the generation
     bm25: float  # rank_bm25-equal score
     coverage: float  # share of the question's idf weight this passage holds
+    answers: bool = False  # holds a span of the type the question asks for
 
     @property
     def fused(self) -> float:
-        """BM25 scaled by coverage: a passage holding every word of the question beats one
-        that repeats a single word, like Lucene's classic coordination factor but idf-weighted."""
-        return self.bm25 * self.coverage
+        """BM25 scaled by coverage -- like Lucene's classic coordination factor, but
+        idf-weighted -- with a bonus for a passage that holds a fitting answer."""
+        return self.bm25 * self.coverage * (1 + ANSWER_BONUS * self.answers)
 
 
 @dataclass
 class Ranked:
-    """BM25's result for one question, with what the decline rule needs."""
+    """The candidate pool, best first, with what excerpts and the decline rule need."""
 
-    hits: list[Candidate]
+    pool: list[Candidate]
     group_ids: list[list[int]]  # term ids per group (unknown terms dropped)
     weights: list[float]  # idf per group (0 when the group matches nothing)
-    best_coverage: float  # over all candidates, not just this page
+
+    @property
+    def best_coverage(self) -> float:
+        return max((c.coverage for c in self.pool), default=0.0)
 
 
-def rank(postings: Postings, group_ids: list[list[int]], k: int, offset: int = 0) -> Ranked:
-    """Top BM25 candidates, re-ordered by fused score; `offset` pages through them."""
-    weights = [postings.group_idf(_group_df(postings, ids)) for ids in group_ids]
+def rank(postings: Postings, group_ids: list[list[int]], want: int) -> Ranked:
+    """A pool of at least `want` BM25 candidates ordered by fused score."""
+    # A term in exactly half the passages has idf 0 in BM25Okapi; it still counts a little
+    # towards coverage, or a one-word question about it would cover nothing.
+    dfs = [_group_df(postings, ids) for ids in group_ids]
+    weights = [max(postings.group_idf(df), KNOWN_WEIGHT) if df else 0.0 for df in dfs]
     # A word the documents never use is maximally specific: it weighs as much as the rarest
     # term could, so a passage that matches only the question's generic words covers little.
     unseen = float(idf_of(0, postings.n)) if postings.n else 0.0
     total = sum(w if ids and w > 0 else unseen for ids, w in zip(group_ids, weights, strict=True))
-    pool = max(RERANK_POOL, -(-(k + offset) // RERANK_POOL) * RERANK_POOL)
+    pool = max(RERANK_POOL, -(-want // RERANK_POOL) * RERANK_POOL)
     candidates = []
     for index, score in postings.top_k(group_ids, pool):
         covered = sum(
             w for ids, w in zip(group_ids, weights, strict=True) if _holds(postings, ids, index)
         )
         candidates.append(Candidate(index, score, covered / total if total else 0.0))
-    candidates.sort(key=lambda c: (-c.fused, -c.bm25, c.index))
-    return Ranked(
-        hits=candidates[offset : offset + k],
-        group_ids=group_ids,
-        weights=weights,
-        best_coverage=max((c.coverage for c in candidates), default=0.0),
-    )
+    return Ranked(_ordered(candidates), group_ids, weights)
+
+
+def _ordered(candidates: list[Candidate]) -> list[Candidate]:
+    return sorted(candidates, key=lambda c: (-c.fused, -c.bm25, c.index))
+
+
+def prefer_answers(ranked: Ranked, texts: dict[int, str], plan: QueryPlan) -> None:
+    """Mark candidates whose passage holds an answer of the asked type; re-order the pool."""
+    if plan.qtype is None or plan.qtype is QType.WHAT:
+        return
+    finder = answer_finder(plan)
+    ranked.pool = _ordered([replace(c, answers=bool(finder(texts[c.index]))) for c in ranked.pool])
+
+
+def answer_finder(plan: QueryPlan) -> Callable[[str], list[tuple[int, int]]]:
+    """Answer spans in a text that are not just the question's own words: the title 議長
+    does not answer "who chairs CSTO?", but ニコル・パシヤン首相 does."""
+    qtype = plan.qtype
+    group_of = plan.group_of
+
+    def find(text: str) -> list[tuple[int, int]]:
+        if qtype is None or qtype is QType.WHAT:
+            return []
+        asked = [(t.start, t.end) for t in tokenize_spans(text) if t.term in group_of]
+        found = []
+        for s, e in split_sentences(text):
+            for a, b in answer_spans(text[s:e], qtype):
+                a, b = a + s, b + s
+                if any(x <= a and b <= y for x, y in asked):
+                    continue
+                if qtype is QType.WHO and _BARE_TITLE.fullmatch(text[a:b]):
+                    continue  # 首脳 or 現議長 alone names nobody
+                found.append((a, b))
+        return found
+
+    return find
 
 
 def _group_df(postings: Postings, ids: list[int]) -> int:

@@ -49,11 +49,8 @@ def test_several_sentences_when_they_cover_more_terms():
 def test_answer_span_preference_is_reported():
     group_of, weights = groups("発表")
 
-    def numbers(sentence: str):
-        i = sentence.find("8000人")
-        return [(i, i + 5)] if i >= 0 else []
-
-    ex = make_excerpt(PASSAGE, group_of, weights, prefer=numbers)
+    i = PASSAGE.find("8000人")
+    ex = make_excerpt(PASSAGE, group_of, weights, answers=[(i, i + 5)])
     assert ex.answer_span is not None
     s, e = ex.answer_span
     assert ex.text[s:e] == "8000人"
