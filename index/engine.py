@@ -26,7 +26,15 @@ from index.build import BuildRunning, EmptyCorpus, build_index, settings_mismatc
 from index.excerpt import make_excerpt
 from index.models import Answer, Citation, DocumentInfo, Hit, ReindexReport, Stats
 from index.names import NameIndex
-from index.search import MIN_COVERAGE, QueryPlan, answer_finder, plan_query, prefer_answers, rank
+from index.search import (
+    MIN_COVERAGE,
+    QueryPlan,
+    answer_finder,
+    count_matches,
+    plan_query,
+    prefer_answers,
+    rank,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,9 +176,13 @@ class Engine:
 
     async def ask(self, question: str, k: int | None = None) -> Answer:
         """Answer a question with the top-k passages, or say plainly why there is none."""
-        return await self.search(question, k or DEFAULT_K)
+        return await self._answer(question, k or DEFAULT_K, 0)
 
     async def search(self, query: str, k: int = 5, offset: int = 0) -> Answer:
+        """One page of ranked passages, with `total_hits` for paging."""
+        return await self._answer(query, k, offset, count=True)
+
+    async def _answer(self, query: str, k: int, offset: int, count: bool = False) -> Answer:
         started = time.perf_counter()
         gen = self.generation
         k = max(1, min(int(k), MAX_K))
@@ -184,6 +196,7 @@ class Engine:
             "translations": plan.translations,
             "best_coverage": ranked.best_coverage,
             "qtype": plan.qtype.value if plan.qtype else None,
+            "total_hits": count_matches(gen.postings, ranked.group_ids) if count else None,
         }
         why = _decline_reason(ranked, self.min_coverage)
         if why:

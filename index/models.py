@@ -110,6 +110,7 @@ class Answer:
     problem: str | None = None  # a user-facing explanation for bad input (empty, too long…)
     best_coverage: float | None = None  # share of the question's weight the best passage holds
     qtype: str | None = None  # what the question asks for: who, how_many, where, when, why
+    total_hits: int | None = None  # passages holding any query term (set by Engine.search)
 
     def to_json(self) -> dict:
         """The documented `--json` shape (one object per question)."""

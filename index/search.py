@@ -27,8 +27,8 @@ from index.tokenize import tokenize, tokenize_spans
 MAX_GROUPS = 64  # a pasted essay is searched by its first 64 distinct words
 RERANK_POOL = 20  # BM25 candidates re-ordered by coverage and answer type
 MIN_COVERAGE = 0.2  # the best passage must hold this share of the question's weight
-ANSWER_BONUS = 0.3
-KNOWN_WEIGHT = 1e-6  # the least weight of a word the documents contain  # fused score × (1 + bonus) for a passage holding a fitting answer span
+ANSWER_BONUS = 0.3  # fused score × (1 + bonus) for a passage holding a fitting answer span
+KNOWN_WEIGHT = 1e-6  # the least weight of a word the documents contain
 
 
 @dataclass
@@ -137,6 +137,21 @@ def answer_finder(plan: QueryPlan) -> Callable[[str], list[tuple[int, int]]]:
         return found
 
     return find
+
+
+def count_matches(postings: Postings, group_ids: list[list[int]]) -> int:
+    """How many passages hold at least one of the question's terms (for result paging)."""
+    lists = [
+        postings.docs[postings.offsets[t] : postings.offsets[t + 1]] for g in group_ids for t in g
+    ]
+    if not lists:
+        return 0
+    if len(lists) == 1:
+        return len(lists[0])
+    mask = np.zeros(postings.n, dtype=bool)
+    for docs in lists:
+        mask[docs] = True
+    return int(np.count_nonzero(mask))
 
 
 def _group_df(postings: Postings, ids: list[int]) -> int:

@@ -55,6 +55,7 @@ def test_search_pages_do_not_overlap(bundled_engine_paths):
     ids = [h.passage_id for p in pages for h in p.hits]
     assert len(ids) == len(set(ids)) == 15
     assert [h.rank for p in pages for h in p.hits] == list(range(1, 16))
+    assert pages[0].total_hits == pages[2].total_hits >= 15
 
 
 def test_k_larger_than_the_corpus(bundled_engine_paths):
