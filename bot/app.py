@@ -102,6 +102,7 @@ class Shirabe(commands.Bot):
         cfg = self.config
         log.info("opening the index %s (corpus %s)", cfg.index_path, cfg.corpus_path)
         self.engine = await Engine.open(cfg.corpus_path, cfg.index_path, build_if_missing=True)
+        await self.engine.warm_up()
         for notice in getattr(self.engine, "notices", []):
             log.warning("index: %s", notice)
         await self.tree.set_translator(ShirabeTranslator())

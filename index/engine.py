@@ -20,7 +20,7 @@ from pathlib import Path
 import aiosqlite
 import numpy as np
 
-from index import store
+from index import jmdict, store
 from index.bm25 import Postings, load_postings
 from index.build import BuildRunning, EmptyCorpus, build_index, settings_mismatch
 from index.excerpt import make_excerpt
@@ -164,6 +164,12 @@ class Engine:
         vocabulary = dict(previous) if previous else {}
         vocabulary.update(rows)
         return vocabulary
+
+    async def warm_up(self) -> None:
+        """Load what the first question would otherwise wait for (the English table and the
+        name index), so a long-running server answers its first question as fast as the rest."""
+        gen = self.generation
+        await asyncio.to_thread(lambda: (jmdict.load(), gen.names()))
 
     async def close(self) -> None:
         await self._db.close()
