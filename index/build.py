@@ -13,6 +13,7 @@ import asyncio
 import bisect
 import fcntl
 import os
+import shutil
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from pathlib import Path
 import aiosqlite
 import numpy as np
 
-from index import bm25, ingest, store
+from index import bm25, ingest, semantic, store, vectors
 from index.models import Document, ReindexReport
 from index.passages import split_passages
 from index.tokenize import TOKENIZER_VERSION, dictionary_version, tokenize
@@ -137,9 +138,16 @@ class _BuildLock:
 
 
 class Builder:
-    def __init__(self, corpus: Path, db_path: Path, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        corpus: Path,
+        db_path: Path,
+        progress: Progress | None = None,
+        vectors: bool | None = None,
+    ) -> None:
         self.corpus = corpus
         self.db_path = db_path
+        self.vectors = vectors  # None: when the encoder is installed and the corpus is small
         self.progress = progress or (lambda done, total, unit, passages=None: None)
         self.report = ReindexReport()
 
@@ -365,29 +373,61 @@ class Builder:
         passage_ids = np.array([r[0] for r in rows], dtype=np.int64)
         self.report.passages = len(rows)
         target = store.generation_dir(self.db_path, gen)
-        await asyncio.to_thread(_write_generation, rows, passage_ids, vocabulary_size, target)
+        tmp = target.with_name(target.name + ".tmp")
+        await asyncio.to_thread(_write_arrays, rows, passage_ids, vocabulary_size, tmp)
+        del rows
+        if vectors.wanted(self.vectors, len(passage_ids)):
+            await self._write_vectors(db, tmp, passage_ids, gen - 1)
+        await asyncio.to_thread(_publish, tmp, target)
         return passage_ids
 
+    async def _write_vectors(
+        self, db: aiosqlite.Connection, tmp: Path, passage_ids: np.ndarray, current: int
+    ) -> None:
+        """Passage vectors for re-ranking, reusing the live generation's rows."""
+        previous = None
+        live = store.generation_dir(self.db_path, current)
+        try:
+            loaded = vectors.load(live, rows=len(np.load(live / "passage_ids.npy", mmap_mode="r")))
+            if loaded is not None:
+                previous = (np.load(live / "passage_ids.npy"), loaded[0], loaded[1])
+        except (OSError, ValueError):
+            previous = None  # nothing usable to carry over: encode everything
+        async with db.execute(
+            "SELECT p.id, p.text FROM passages p JOIN documents d ON d.id = p.doc_id "
+            "WHERE d.retired_gen IS NULL"
+        ) as cur:
+            texts = dict(await cur.fetchall())
+        self.report.passages_encoded = await asyncio.to_thread(
+            vectors.build,
+            tmp,
+            passage_ids,
+            previous,
+            lambda ids: [texts[int(i)] for i in ids],
+            self.progress,
+        )
+        self.report.vector_model = semantic.Encoder.load().name
 
-def _write_generation(rows, passage_ids: np.ndarray, vocabulary_size: int, target: Path) -> None:
+
+def _write_arrays(rows, passage_ids: np.ndarray, vocabulary_size: int, tmp: Path) -> None:
+    """The BM25 arrays and passage order of a generation, in a directory not yet live."""
     lengths = np.fromiter((len(r[1]) // 4 for r in rows), dtype=np.int64, count=len(rows))
     offsets = np.zeros(len(rows) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     flat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.int32)
     postings = bm25.build_postings(flat, offsets, vocabulary_size)
-    tmp = target.with_name(target.name + ".tmp")
     if tmp.exists():
-        import shutil
-
         shutil.rmtree(tmp)
     bm25.save_postings(postings, tmp)
     with open(tmp / "passage_ids.npy", "wb") as fh:
         np.save(fh, passage_ids)
         fh.flush()
         os.fsync(fh.fileno())
-    if target.exists():
-        import shutil
 
+
+def _publish(tmp: Path, target: Path) -> None:
+    """Rename the finished directory into place; the commit that follows makes it live."""
+    if target.exists():
         shutil.rmtree(target)
     os.rename(tmp, target)
     dir_fd = os.open(target.parent, os.O_RDONLY)
@@ -403,7 +443,10 @@ async def _load_vocabulary(db: aiosqlite.Connection) -> dict[str, int]:
 
 
 async def build_index(
-    corpus: Path, db_path: Path, progress: Progress | None = None
+    corpus: Path, db_path: Path, progress: Progress | None = None, vectors: bool | None = None
 ) -> ReindexReport:
-    """Build or update the index at `db_path` from `corpus`; see module docstring."""
-    return await Builder(corpus, db_path, progress).run()
+    """Build or update the index at `db_path` from `corpus`; see module docstring.
+
+    `vectors`: compute passage vectors for re-ranking (True), not (False), or only when the
+    encoder is installed and the corpus has at most vectors.AUTO_LIMIT passages (None)."""
+    return await Builder(corpus, db_path, progress, vectors).run()

