@@ -101,7 +101,10 @@ class Shirabe(commands.Bot):
     async def setup_hook(self) -> None:
         cfg = self.config
         log.info("opening the index %s (corpus %s)", cfg.index_path, cfg.corpus_path)
-        self.engine = await Engine.open(cfg.corpus_path, cfg.index_path, build_if_missing=True)
+        self.engine = await Engine.open(
+            cfg.corpus_path, cfg.index_path, build_if_missing=True, rerank=cfg.rerank
+        )
+        self.engine.rerank_weight = cfg.rerank_weight
         await self.engine.warm_up()
         for notice in getattr(self.engine, "notices", []):
             log.warning("index: %s", notice)

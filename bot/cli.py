@@ -25,6 +25,7 @@ from index.evaluate import (
     format_table,
     load_questions,
 )
+from index.semantic import EncoderMissing
 from index.store import StoreError
 from index.tokenize import TokenizerMissing
 
@@ -46,6 +47,13 @@ EXPECTED = (
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="corpus folder")
     parser.add_argument("--db", type=Path, default=DEFAULT_DB, help="index database path")
+    parser.add_argument(
+        "--rerank",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="re-rank with the sentence encoder (default: when the index has passage "
+        "vectors, which builds compute for corpora of up to 50,000 passages)",
+    )
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -75,13 +83,13 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 async def _index(args) -> int:
-    report = await build_index(args.corpus, args.db, ProgressBar())
+    report = await build_index(args.corpus, args.db, ProgressBar(), args.rerank)
     print(render_report(report))
     return 0
 
 
 async def _open(args) -> Engine:
-    engine = await Engine.open(args.corpus, args.db, progress=ProgressBar())
+    engine = await Engine.open(args.corpus, args.db, progress=ProgressBar(), rerank=args.rerank)
     for notice in engine.notices:
         print(f"shirabe: {notice}", file=sys.stderr)
     return engine
@@ -116,17 +124,26 @@ async def _eval(args) -> int:
     if args.split:
         questions = [q for q in questions if q.split == args.split]
     engine = await _open(args)
-    threshold, engine.min_coverage = engine.min_coverage, 0.0  # sweep thresholds afterwards
+    modes = [("BM25 only", False)]
+    if engine.generation.vectors is not None and args.rerank is not False:
+        modes.append(("re-ranked", None))
+    threshold = engine.min_coverage
+    engine.min_coverage = 0.0  # sweep thresholds afterwards
+    runs: dict[str, list] = {}
     try:
-        raw = [(q, await engine.ask(q.question, args.k)) for q in questions]
+        for name, rerank in modes:
+            engine.rerank = rerank
+            runs[name] = [(q, await engine.ask(q.question, args.k)) for q in questions]
     finally:
         await engine.close()
-    pairs = [(q, apply_threshold(a, threshold)) for q, a in raw]
     split = f" (split {args.split})" if args.split else ""
     print(f"{len(questions)} questions from {args.questions}{split}")
-    print(format_table(evaluate(pairs)))
-    print()
-    print("Decline trade-off (nothing relevant when the best passage's coverage is below):")
+    for name, raw in runs.items():
+        pairs = [(q, apply_threshold(a, threshold)) for q, a in raw]
+        print(f"\n{name}:")
+        print(format_table(evaluate(pairs)))
+    raw = runs[modes[-1][0]]
+    print(f"\nDecline trade-off, {modes[-1][0]} (best passage's coverage below):")
     print(format_curve(decline_curve(raw, CURVE), threshold))
     return 0
 
@@ -146,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `shirabe ask ... | head`: the reader left; not an error
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0
-    except EXPECTED as exc:
+    except (*EXPECTED, EncoderMissing) as exc:
         print(f"shirabe: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -33,7 +33,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "corpus": {"path": "corpus"},
     "index": {"path": "data/shirabe.db"},
-    "search": {"top_k": 3},
+    "search": {"top_k": 3, "rerank": "auto", "rerank_weight": 0.5},
 }
 
 # Discord rejects slash-command string options longer than this, so a larger limit is a typo.
@@ -69,6 +69,8 @@ class Config:
     corpus_path: Path
     index_path: Path
     top_k: int
+    rerank: bool | None  # None: when the index has passage vectors
+    rerank_weight: float
     source: Path | None  # the file read, or None when running on the defaults
 
 
@@ -148,8 +150,19 @@ def _validate(
         corpus_path=corpus_path,
         index_path=index_path,
         top_k=int(_number(c["search"], "search", "top_k", low=1, high=MAX_TOP_K, integer=True)),
+        rerank=_rerank(c["search"]["rerank"]),
+        rerank_weight=_number(c["search"], "search", "rerank_weight", low=0, high=1),
         source=source,
     )
+
+
+def _rerank(value: Any) -> bool | None:
+    """true / false, or "auto": re-rank when the index has passage vectors."""
+    if isinstance(value, bool):
+        return value
+    if value == "auto":
+        return None
+    raise ConfigError("search.rerank", 'must be true, false or "auto"')
 
 
 def _string(values: dict[str, Any], table: str, key: str) -> str:

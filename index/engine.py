@@ -20,19 +20,21 @@ from pathlib import Path
 import aiosqlite
 import numpy as np
 
-from index import jmdict, store
+from index import jmdict, search, semantic, store, vectors
 from index.bm25 import Postings, load_postings
 from index.build import BuildRunning, EmptyCorpus, build_index, settings_mismatch
 from index.excerpt import make_excerpt
 from index.models import Answer, Citation, DocumentInfo, Hit, ReindexReport, Stats
 from index.names import NameIndex
 from index.search import (
+    ANSWER_MIN_SIMILARITY,
     MIN_COVERAGE,
+    MIN_SIMILARITY,
+    RERANK_WEIGHT,
     QueryPlan,
     answer_finder,
     count_matches,
     plan_query,
-    prefer_answers,
     rank,
 )
 
@@ -69,6 +71,8 @@ class Generation:
     postings: Postings
     passage_ids: np.ndarray  # passage index -> passages.id
     vocabulary: dict[str, int]  # term -> id, only ids this generation's arrays know
+    vectors: np.ndarray | None = None  # float16 passage vectors, in passage order
+    vector_model: str | None = None
     _names: NameIndex | None = None
     _names_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -81,10 +85,17 @@ class Generation:
 
 
 class Engine:
-    def __init__(self, corpus: Path, db_path: Path, db: aiosqlite.Connection) -> None:
+    def __init__(
+        self, corpus: Path, db_path: Path, db: aiosqlite.Connection, rerank: bool | None = None
+    ) -> None:
         self.corpus = corpus
         self.db_path = db_path
         self._db = db
+        # None: re-rank when the generation has passage vectors; True: require them.
+        self.rerank = rerank
+        self.rerank_weight = RERANK_WEIGHT
+        self.min_similarity = MIN_SIMILARITY
+        self.answer_min_similarity = ANSWER_MIN_SIMILARITY
         self._generation: Generation | None = None
         self._reindex_lock = asyncio.Lock()
         self.notices: list[str] = []  # messages for the user about what opening did
@@ -93,9 +104,20 @@ class Engine:
     # ---- lifecycle -------------------------------------------------------------------
     @classmethod
     async def open(
-        cls, corpus: Path, db_path: Path, *, build_if_missing: bool = True, progress=None
+        cls,
+        corpus: Path,
+        db_path: Path,
+        *,
+        build_if_missing: bool = True,
+        progress=None,
+        rerank: bool | None = None,
     ) -> Engine:
-        """Open the index, building (or rebuilding) it when missing, foreign or damaged."""
+        """Open the index, building (or rebuilding) it when missing, foreign or damaged.
+
+        `rerank=True` needs the sentence encoder (EncoderMissing says how to install it) and
+        computes passage vectors if the index has none; False never loads the encoder."""
+        if rerank and not semantic.available():
+            raise semantic.EncoderMissing("re-ranking is on")
         notices: list[str] = []
         try:
             db = await store.connect(db_path, create=build_if_missing)
@@ -105,7 +127,7 @@ class Engine:
             moved = store.quarantine(db_path)
             notices.append(f"{exc}; moved it to {moved.name} and rebuilding")
             db = await store.connect(db_path)
-        engine = cls(corpus, db_path, db)
+        engine = cls(corpus, db_path, db, rerank)
         engine.notices = notices
         try:
             await engine._load_or_build(build_if_missing, progress)
@@ -124,23 +146,22 @@ class Engine:
         else:
             try:
                 self._generation = await self._load_generation(int(meta["generation"]))
-                return
+                if not (self.rerank and self._generation.vectors is None):
+                    return
+                problem = "the index has no passage vectors for re-ranking"
             except ValueError as exc:
                 problem = str(exc)
         if not build_if_missing:
             raise store.StoreError(f"{problem}: run `shirabe index`")
         if problem != "no index yet":
             self.notices.append(f"{problem}: rebuilding the index")
-            if "do not match" in problem or "missing" in problem:
-                await self._forget_generation()
-        report = await build_index(self.corpus, self.db_path, progress)
+        report = await build_index(self.corpus, self.db_path, progress, self._vectors_wanted())
         self.notices.extend(report.warnings)
         self._generation = await self._load_generation(report.generation)
 
-    async def _forget_generation(self) -> None:
-        """Make the next build write every array again (its files are gone or damaged)."""
-        await self._db.execute("DELETE FROM meta WHERE key = 'schema_version'")
-        await self._db.commit()
+    def _vectors_wanted(self) -> bool | None:
+        """What builds started by this engine do about passage vectors (see build_index)."""
+        return None if self.rerank is None else self.rerank
 
     async def _load_generation(self, number: int) -> Generation:
         directory = store.generation_dir(self.db_path, number)
@@ -153,7 +174,15 @@ class Engine:
             raise ValueError(f"index arrays in {directory} do not match each other")
         previous = self._generation.vocabulary if self._generation else {}
         vocabulary = await self._load_vocabulary(previous, postings.vocabulary_size)
-        return Generation(number, postings, passage_ids, vocabulary)
+        stored = vectors.load(directory, postings.n)
+        return Generation(
+            number,
+            postings,
+            passage_ids,
+            vocabulary,
+            vectors=stored[0] if stored else None,
+            vector_model=stored[1] if stored else None,
+        )
 
     async def _load_vocabulary(self, previous: dict[str, int], size: int) -> dict[str, int]:
         """Terms are append-only, so only ids beyond the previous vocabulary are read."""
@@ -197,21 +226,48 @@ class Engine:
         if problem:
             return Answer(query, [], [], _ms(started), problem=problem)
         plan, ranked = await asyncio.to_thread(self._plan_and_rank, gen, query, k + offset)
-        query_terms = [g.label for g in plan.groups]
-        facts = {
-            "translations": plan.translations,
-            "best_coverage": ranked.best_coverage,
-            "qtype": plan.qtype.value if plan.qtype else None,
-            "total_hits": count_matches(gen.postings, ranked.group_ids) if count else None,
-        }
-        why = _decline_reason(ranked, self.min_coverage)
-        if why:
-            return Answer(query, query_terms, [], _ms(started), declined=why, **facts)
+        if ranked.pool and self._reranking(gen):
+            sims = await asyncio.to_thread(self._similarities, gen, query, ranked)
+            search.rerank(ranked, sims, self.rerank_weight)
         wanted = ranked.pool if plan.qtype else ranked.pool[offset : offset + k]
         rows = await self._passage_rows([int(gen.passage_ids[c.index]) for c in wanted])
         texts = {c.index: rows[int(gen.passage_ids[c.index])]["text"] for c in wanted}
-        hits = await asyncio.to_thread(self._hits, gen, plan, ranked, rows, texts, offset, k)
-        return Answer(query, query_terms, hits, _ms(started), **facts)
+        await asyncio.to_thread(search.prefer_answers, ranked, texts, plan)
+        facts = {
+            "query_terms": [g.label for g in plan.groups],
+            "translations": plan.translations,
+            "best_coverage": ranked.best_coverage,
+            "best_similarity": ranked.best_similarity,
+            "qtype": plan.qtype.value if plan.qtype else None,
+            "answer_found": any(c.answers for c in ranked.pool[:3]) if plan.qtype else None,
+            "total_hits": count_matches(gen.postings, ranked.group_ids) if count else None,
+        }
+        why = search.decline_reason(
+            ranked, plan, self.min_coverage, self.min_similarity, self.answer_min_similarity
+        )
+        if why:
+            return Answer(query, hits=[], took_ms=_ms(started), declined=why, **facts)
+        page = ranked.pool[offset : offset + k]
+        rows.update(
+            await self._passage_rows(
+                [
+                    int(gen.passage_ids[c.index])
+                    for c in page
+                    if int(gen.passage_ids[c.index]) not in rows
+                ]
+            )
+        )
+        hits = await asyncio.to_thread(self._hits, gen, plan, ranked, rows, page, offset)
+        return Answer(query, hits=hits, took_ms=_ms(started), **facts)
+
+    def _reranking(self, gen: Generation) -> bool:
+        return self.rerank is not False and gen.vectors is not None
+
+    def _similarities(self, gen: Generation, query: str, ranked: search.Ranked) -> np.ndarray:
+        """Cosine of the question and each pool passage: one encoding, N dot products."""
+        question = semantic.Encoder.load().encode([query])[0]
+        rows = np.asarray(gen.vectors[[c.index for c in ranked.pool]], dtype=np.float32)
+        return rows @ question
 
     def _plan_and_rank(self, gen: Generation, query: str, want: int):
         has_term = gen.vocabulary.__contains__
@@ -221,13 +277,12 @@ class Engine:
         ]
         return plan, rank(gen.postings, group_ids, want)
 
-    def _hits(self, gen, plan: QueryPlan, ranked, rows, texts, offset: int, k: int) -> list[Hit]:
-        """Order the pool by answer type (when asked), then excerpt and cite the page."""
-        prefer_answers(ranked, texts, plan)
+    def _hits(self, gen, plan: QueryPlan, ranked, rows, page, offset: int) -> list[Hit]:
+        """Excerpt and cite one page of the (already ordered) pool."""
         find_answers = answer_finder(plan)
         group_of = plan.group_of
         hits = []
-        for rank_no, cand in enumerate(ranked.pool[offset : offset + k], 1):
+        for rank_no, cand in enumerate(page, 1):
             pid = int(gen.passage_ids[cand.index])
             row = rows[pid]
             excerpt = make_excerpt(row["text"], group_of, ranked.weights, find_answers(row["text"]))
@@ -236,6 +291,8 @@ class Engine:
                     rank=offset + rank_no,
                     score=cand.bm25,
                     coverage=cand.coverage,
+                    similarity=cand.similarity,
+                    fused=cand.fused,
                     passage_id=pid,
                     text=row["text"],
                     start=row["start"],
@@ -277,7 +334,9 @@ class Engine:
             raise ReindexRunning("a reindex is already running")
         async with self._reindex_lock:
             try:
-                report = await build_index(self.corpus, self.db_path, progress)
+                report = await build_index(
+                    self.corpus, self.db_path, progress, self._vectors_wanted()
+                )
             except EmptyCorpus as exc:
                 return ReindexReport(kept_previous=str(exc), generation=self.generation.number)
             except BuildRunning as exc:
@@ -358,15 +417,6 @@ def _question_problem(question: str) -> str | None:
         )
     if not any(ch.isalnum() for ch in question):
         return "The question has no words in it, only punctuation or symbols."
-    return None
-
-
-def _decline_reason(ranked, min_coverage: float) -> str | None:
-    """Why nothing should be shown, or None: see MIN_COVERAGE in index/search.py."""
-    if not ranked.pool:
-        return "none of the question's words occur in the documents"
-    if ranked.best_coverage < min_coverage:
-        return f"the best passage holds only {ranked.best_coverage:.0%} of the question's weight"
     return None
 
 

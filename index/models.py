@@ -64,9 +64,7 @@ class Excerpt:
     marks: tuple[tuple[int, int], ...] = ()
     answer_span: tuple[int, int] | None = None  # span of a likely answer, in `text`
 
-    def marked(
-        self, left: str, right: str, answer_left: str = "", answer_right: str = ""
-    ) -> str:
+    def marked(self, left: str, right: str, answer_left: str = "", answer_right: str = "") -> str:
         """The excerpt with every mark wrapped in `left`/`right` (e.g. `**`, `**`) and the
         answer span, if any, in `answer_left`/`answer_right` (e.g. `__`, `__`)."""
         inserts: list[tuple[int, int, str]] = []  # (position, order, text); closers first
@@ -95,6 +93,8 @@ class Hit:
     excerpt: Excerpt
     citation: Citation
     coverage: float = 1.0  # share of the question's weight this passage holds
+    similarity: float | None = None  # question-passage cosine, when re-ranked
+    fused: float | None = None  # the score hits are ordered by
 
 
 @dataclass
@@ -109,8 +109,10 @@ class Answer:
     declined: str | None = None  # why nothing is shown, when hits is empty
     problem: str | None = None  # a user-facing explanation for bad input (empty, too long…)
     best_coverage: float | None = None  # share of the question's weight the best passage holds
+    best_similarity: float | None = None  # the pool's best question-passage cosine
     qtype: str | None = None  # what the question asks for: who, how_many, where, when, why
     total_hits: int | None = None  # passages holding any query term (set by Engine.search)
+    answer_found: bool | None = None  # a top passage holds an answer of the asked type
 
     def to_json(self) -> dict:
         """The documented `--json` shape (one object per question)."""
@@ -123,6 +125,8 @@ class Answer:
                     "rank": h.rank,
                     "score": h.score,
                     "coverage": round(h.coverage, 4),
+                    "similarity": None if h.similarity is None else round(h.similarity, 4),
+                    "fused": None if h.fused is None else round(h.fused, 6),
                     "doc": h.citation.doc,
                     "title": h.citation.title,
                     "passage": h.citation.passage,
@@ -139,7 +143,11 @@ class Answer:
             ],
             "declined": self.declined,
             "best_coverage": None if self.best_coverage is None else round(self.best_coverage, 4),
+            "best_similarity": (
+                None if self.best_similarity is None else round(self.best_similarity, 4)
+            ),
             "qtype": self.qtype,
+            "answer_found": self.answer_found,
             "problem": self.problem,
             "took_ms": round(self.took_ms, 3),
         }

@@ -35,8 +35,14 @@ class QType(StrEnum):
 _CUES: list[tuple[re.Pattern[str], QType]] = [
     (re.compile(p), t)
     for p, t in [
-        (r"\bhow\s+(?:many|much|long|old|far|large|big|often|high|tall)\b", QType.HOW_MANY),
+        (r"\bhow\s+(?:many|much|long|old|far|large|big|often|high|tall|deep|wide|heavy)\b", QType.HOW_MANY),
         (r"\bwhat\s+(?:number|percentage|proportion|share|amount)\b", QType.HOW_MANY),
+        (
+            r"\b(?:what|which)\s+(?:is|was|are|were)\s+(?:the\s+)?(?:[a-z]+'s\s+)?"
+            r"(?:population|budget|area|size|age|height|depth|elevation|altitude|cost|price|"
+            r"length|number|death\s+toll|toll)\b",
+            QType.HOW_MANY,
+        ),
         (r"\bwhat\s+(?:year|date|day|month|time)\b", QType.WHEN),
         (r"\bwhich\s+(?:year|date|day|month)\b", QType.WHEN),
         (r"\bwhen\b", QType.WHEN),
@@ -57,7 +63,7 @@ _CUES: list[tuple[re.Pattern[str], QType]] = [
         (r"\b(?:what|which|how)\b", QType.WHAT),
         (r"誰|だれ|どなた|何者", QType.WHO),
         (
-            r"何(?:人|名|件|台|機|カ国|か国|ヶ国|ケ国|個|割|パーセント|%|倍|回|両|隻|発|年間|日間)"
+            r"何(?:人|名|件|台|機|カ国|か国|ヶ国|ケ国|個|割|パーセント|%|倍|回|両|隻|発|年間|日間|歳|才)"
             r"|いくつ|幾つ|いくら|どれ(?:くらい|ぐらい|だけ)|どの(?:くらい|ぐらい)",
             QType.HOW_MANY,
         ),
@@ -105,7 +111,8 @@ _HIRAGANA = re.compile(r"[\u3041-\u309f]+\Z")
 
 _COUNTERS = (
     "万人|千人|百人|人|名|台|機|件|カ国|か国|ヶ国|ケ国|カ所|か所|ヶ所|%|％|パーセント|両|隻|発|倍|"
-    "回|個|棟|ドル|円|ルーブル|テンゲ|ユーロ|キロ|km|メートル|トン|日間|年間|時間|週間|カ月|か月|ヶ月"
+    "回|個|棟|ドル|円|ルーブル|テンゲ|ユーロ|キロ|km|メートル|トン|日間|年間|時間|週間|カ月|か月|ヶ月|"
+    "歳|才|平方キロ|ヘクタール"
 )
 _COUNT = re.compile(
     rf"(?:約|およそ|少なくとも|最大|計|合計|総勢|推定)?{_NUMBER}(?:万|億|千|百)?"
@@ -137,6 +144,44 @@ _CAUSE_END = re.compile(
 )
 _CAUSE_NOUN = re.compile(r"理由|原因|背景")
 _CLAUSE_BREAK = re.compile(r"[、，,。．「」『』（）()\n]")
+
+
+# What a how-many question counts, when it says so: an answer must carry a fitting unit.
+# "How old is Tokayev?" is not answered by "8000人", nor a budget by a troop count.
+_UNIT_CUES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(p), units)
+    for p, units in [
+        (r"何歳|何才|年齢|\bhow\s+old\b|\bage\b", r"歳|才"),
+        (
+            r"何人|何名|人数|人口|死者|\bpopulation\b|\bdeath\s+toll\b|\bhow\s+many\s+(?:people|"
+            r"persons|men|women|children|soldiers|troops|peacekeepers|civilians|protesters|"
+            r"residents|citizens|personnel|troops|servicemen|police|officers|victims|dead)\b",
+            r"人|名",
+        ),
+        (
+            r"いくら|幾ら|予算|費用|金額|価格|\bhow\s+much\b|\bbudget\b|\bcost\b|\bprice\b",
+            r"ドル|円|ルーブル|テンゲ|ユーロ|%|％|パーセント|倍",
+        ),
+        (r"面積|広さ|\barea\b", r"平方|km2|km²|ヘクタール"),
+        (
+            r"標高|高さ|深さ|長さ|\bhow\s+(?:deep|high|tall|long)\b|\b(?:elevation|altitude|"
+            r"depth|height|length)\b",
+            r"メートル|ｍ|(?<![a-zA-Z])m(?![a-zA-Z])|キロ|km",
+        ),
+        (r"何(?:カ国|か国|ヶ国|ケ国)|\bhow\s+many\s+(?:countries|nations|states)\b", r"国"),
+        (r"何倍", r"倍"),
+    ]
+]
+
+
+def expected_units(question: str) -> re.Pattern[str] | None:
+    """The units a how-many answer must carry (人 for 何人, 歳 for "how old"), if the
+    question says; None when any number with a counter will do."""
+    text = unicodedata.normalize("NFKC", question).lower()
+    for pattern, units in _UNIT_CUES:
+        if pattern.search(text):
+            return re.compile(units)
+    return None
 
 
 def answer_spans(sentence: str, qtype: QType) -> list[tuple[int, int]]:

@@ -11,6 +11,7 @@ lengths, but coverage is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -21,7 +22,7 @@ from index.english import TermGroup, english_groups
 from index.names import NameIndex
 from index.passages import split_sentences
 from index.qtype import _TITLE as _BARE_TITLE
-from index.qtype import QType, answer_spans, detect
+from index.qtype import QType, answer_spans, detect, expected_units
 from index.tokenize import tokenize, tokenize_spans
 
 MAX_GROUPS = 64  # a pasted essay is searched by its first 64 distinct words
@@ -29,6 +30,9 @@ RERANK_POOL = 20  # BM25 candidates re-ordered by coverage and answer type
 MIN_COVERAGE = 0.2  # the best passage must hold this share of the question's weight
 ANSWER_BONUS = 0.3  # fused score × (1 + bonus) for a passage holding a fitting answer span
 KNOWN_WEIGHT = 1e-6  # the least weight of a word the documents contain
+RERANK_WEIGHT = 0.5  # share of the question-passage similarity in the re-ranked score
+MIN_SIMILARITY = 0.0  # below it, the best passage is not about the question (0: off)
+ANSWER_MIN_SIMILARITY = 0.0  # a typed question without any fitting answer needs this much
 
 
 @dataclass
@@ -36,6 +40,7 @@ class QueryPlan:
     groups: list[TermGroup]
     translations: dict[str, list[str]] = field(default_factory=dict)
     qtype: QType | None = None
+    units: re.Pattern[str] | None = None  # what a how-many answer must carry (人, 歳...)
 
     @property
     def group_of(self) -> dict[str, int]:
@@ -53,7 +58,9 @@ def plan_query(
     """Tokenize the question, translate its English words, and detect what it asks for."""
     terms = list(dict.fromkeys(tokenize(question)))[: MAX_GROUPS * 2]
     groups, translations = english_groups(terms, has_term, names)
-    return QueryPlan(groups[:MAX_GROUPS], translations, detect(question))
+    qtype = detect(question)
+    units = expected_units(question) if qtype is QType.HOW_MANY else None
+    return QueryPlan(groups[:MAX_GROUPS], translations, qtype, units)
 
 
 @dataclass(frozen=True)
@@ -62,12 +69,15 @@ class Candidate:
     bm25: float  # rank_bm25-equal score
     coverage: float  # share of the question's idf weight this passage holds
     answers: bool = False  # holds a span of the type the question asks for
+    similarity: float | None = None  # cosine of question and passage vectors, if re-ranked
+    mixed: float | None = None  # BM25 and similarity blended, if re-ranked
 
     @property
     def fused(self) -> float:
-        """BM25 scaled by coverage -- like Lucene's classic coordination factor, but
-        idf-weighted -- with a bonus for a passage that holds a fitting answer."""
-        return self.bm25 * self.coverage * (1 + ANSWER_BONUS * self.answers)
+        """BM25 (or its blend with similarity) scaled by coverage -- like Lucene's classic
+        coordination factor, but idf-weighted -- with a bonus for a fitting answer."""
+        base = self.bm25 if self.mixed is None else self.mixed
+        return base * self.coverage * (1 + ANSWER_BONUS * self.answers)
 
 
 @dataclass
@@ -81,6 +91,40 @@ class Ranked:
     @property
     def best_coverage(self) -> float:
         return max((c.coverage for c in self.pool), default=0.0)
+
+    @property
+    def best_similarity(self) -> float | None:
+        sims = [c.similarity for c in self.pool if c.similarity is not None]
+        return max(sims) if sims else None
+
+
+def decline_reason(
+    ranked: Ranked,
+    plan: QueryPlan,
+    min_coverage: float,
+    min_similarity: float = MIN_SIMILARITY,
+    answer_min_similarity: float = ANSWER_MIN_SIMILARITY,
+    shown: int = 3,
+) -> str | None:
+    """Why nothing should be shown, or None.
+
+    Three signals, because each alone is fooled: coverage (the best passage holds little of
+    the question's weight), similarity (nothing in the pool is about the question), and the
+    answer type -- "when was Pashinyan born?" matches a passage about Pashinyan well, but
+    if no shown passage holds a date, the question is not answered there.
+    """
+    if not ranked.pool:
+        return "none of the question's words occur in the documents"
+    if ranked.best_coverage < min_coverage:
+        return f"the best passage holds only {ranked.best_coverage:.0%} of the question's weight"
+    best = ranked.best_similarity
+    if best is not None and best < min_similarity:
+        return f"no passage is close in meaning to the question (best similarity {best:.2f})"
+    typed = plan.qtype is not None and plan.qtype is not QType.WHAT
+    if typed and best is not None and best < answer_min_similarity:
+        if not any(c.answers for c in ranked.pool[:shown]):
+            return f"no passage found holds a {plan.qtype.value.replace('_', ' ')} answer"
+    return None
 
 
 def rank(postings: Postings, group_ids: list[list[int]], want: int) -> Ranked:
@@ -101,6 +145,26 @@ def rank(postings: Postings, group_ids: list[list[int]], want: int) -> Ranked:
         )
         candidates.append(Candidate(index, score, covered / total if total else 0.0))
     return Ranked(_ordered(candidates), group_ids, weights)
+
+
+def rerank(ranked: Ranked, similarities: np.ndarray, weight: float) -> None:
+    """Blend BM25 with the question-passage similarity and re-order the pool.
+
+    Both are rescaled within the pool (BM25 by its maximum, similarity min-max), because
+    neither has a fixed range: the blend then says how the pool's candidates compare.
+    """
+    if not ranked.pool:
+        return
+    bm25 = np.array([c.bm25 for c in ranked.pool])
+    top = bm25.max() if bm25.max() > 0 else 1.0
+    lo, hi = float(similarities.min()), float(similarities.max())
+    spread = (similarities - lo) / (hi - lo) if hi > lo else np.ones_like(similarities)
+    ranked.pool = _ordered(
+        [
+            replace(c, similarity=float(sim), mixed=(1 - weight) * (b / top) + weight * float(sp))
+            for c, b, sim, sp in zip(ranked.pool, bm25, similarities, spread, strict=True)
+        ]
+    )
 
 
 def _ordered(candidates: list[Candidate]) -> list[Candidate]:
@@ -133,6 +197,8 @@ def answer_finder(plan: QueryPlan) -> Callable[[str], list[tuple[int, int]]]:
                     continue
                 if qtype is QType.WHO and _BARE_TITLE.fullmatch(text[a:b]):
                     continue  # 首脳 or 現議長 alone names nobody
+                if plan.units is not None and not plan.units.search(text[a:b]):
+                    continue  # a troop count does not answer "how old"
                 found.append((a, b))
         return found
 

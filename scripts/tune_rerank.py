@@ -1,0 +1,125 @@
+"""Choose the re-ranking weight, the candidate pool size and the decline thresholds.
+
+Tuned on one split of tests/data/questions.jsonl (default: dev) and reported on the other,
+so the reported figures come from questions the choice never saw. Run from the repository
+root after `shirabe index` (the index must have passage vectors):
+
+    python scripts/tune_rerank.py            # tune on dev, report on test
+    python scripts/tune_rerank.py --tune test --report dev
+
+Declines are evaluated offline from one run with declining switched off: each answer carries
+its best coverage, best similarity and whether a top passage holds an answer of the asked
+type, so every threshold combination is applied without asking again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+from pathlib import Path
+
+from index import search
+from index.engine import Engine
+from index.evaluate import Question, evaluate, load_questions
+from index.models import Answer
+
+WEIGHTS = (0.0, 0.3, 0.5, 0.7, 0.9)
+POOLS = (10, 20, 40)
+COVERAGES = (0.1, 0.15, 0.2, 0.25)
+SIMILARITIES = (0.0, 0.05, 0.1, 0.15, 0.2)
+ANSWER_SIMILARITIES = (0.0, 0.2, 0.25, 0.3, 0.35, 1.0)  # 1.0: whatever the similarity
+MAX_LOST = 0.05  # at most this share of answerable questions may be declined
+
+
+async def run(engine: Engine, questions: list[Question], weight: float, pool: int):
+    search.RERANK_POOL = pool
+    engine.rerank_weight = weight
+    return [(q, await engine.ask(q.question, 10)) for q in questions]
+
+
+def declined(a: Answer, cov: float, sim: float, ans_sim: float) -> bool:
+    if not a.hits:
+        return True
+    if (a.best_coverage or 0) < cov:
+        return True
+    best = a.best_similarity
+    if best is not None and best < sim:
+        return True
+    typed = a.qtype not in (None, "what")
+    return bool(typed and best is not None and best < ans_sim and not a.answer_found)
+
+
+def decline_rates(pairs, cov, sim, ans_sim) -> tuple[float, float]:
+    answerable = [a for q, a in pairs if q.evidence]
+    unanswerable = [a for q, a in pairs if not q.evidence]
+    lost = sum(declined(a, cov, sim, ans_sim) for a in answerable) / len(answerable)
+    caught = sum(declined(a, cov, sim, ans_sim) for a in unanswerable) / len(unanswerable)
+    return lost, caught
+
+
+def best_decline(pairs) -> tuple[float, float, float]:
+    """The thresholds declining most unanswerable questions while losing ≤ MAX_LOST; among
+    equals, the one losing least, then the least aggressive (smallest thresholds), which is
+    the choice most likely to hold on questions it was not tuned on."""
+    best = None
+    for cov, sim, ans in itertools.product(COVERAGES, SIMILARITIES, ANSWER_SIMILARITIES):
+        lost, caught = decline_rates(pairs, cov, sim, ans)
+        key = (caught, -lost, -(cov + sim + ans))
+        if lost <= MAX_LOST and (best is None or key > best[0]):
+            best = (key, (cov, sim, ans))
+    assert best is not None
+    return best[1]
+
+
+def hit3(pairs, kind_prefix: str) -> float:
+    rows = evaluate(pairs)
+    kinds = [k for k in rows if k.startswith(kind_prefix) and rows[k]["answerable"]]
+    n = sum(rows[k]["answerable"] for k in kinds)
+    return sum(rows[k]["hit@3"] * rows[k]["answerable"] for k in kinds) / n if n else 0.0
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tune", default="dev")
+    parser.add_argument("--report", default="test")
+    args = parser.parse_args()
+    questions = load_questions(Path("tests/data/questions.jsonl"))
+    tune = [q for q in questions if q.split == args.tune]
+    report = [q for q in questions if q.split == args.report]
+    engine = await Engine.open(Path("corpus"), Path("data/shirabe.db"), rerank=True)
+    engine.min_coverage = engine.min_similarity = engine.answer_min_similarity = 0.0
+    try:
+        scores = []
+        for weight, pool in itertools.product(WEIGHTS, POOLS):
+            pairs = await run(engine, tune, weight, pool)
+            rows = evaluate(pairs)["all"]
+            scores.append(((rows["hit@3"], rows["mrr@10"]), weight, pool))
+            print(
+                f"weight {weight:.1f} pool {pool:>2}: Hit@3 {rows['hit@3']:.3f} "
+                f"MRR@10 {rows['mrr@10']:.3f}"
+            )
+        _, weight, pool = max(scores)
+        tuned = await run(engine, tune, weight, pool)
+        cov, sim, ans = best_decline(tuned)
+        print(
+            f"\nchosen on {args.tune}: weight {weight}, pool {pool}, "
+            f"coverage < {cov}, similarity < {sim}, typed answer missing and similarity < {ans}"
+        )
+        for split, qs in ((args.tune, tune), (args.report, report)):
+            on = await run(engine, qs, weight, pool)
+            engine.rerank = False
+            off = await run(engine, qs, weight, pool)
+            engine.rerank = True
+            lost, caught = decline_rates(on, cov, sim, ans)
+            print(
+                f"{split}: Hit@3 en {hit3(off, 'en'):.3f} -> {hit3(on, 'en'):.3f}, "
+                f"ja {hit3(off, 'ja'):.3f} -> {hit3(on, 'ja'):.3f}; "
+                f"declined: unanswerable {caught:.0%}, answerable {lost:.0%}"
+            )
+    finally:
+        await engine.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
