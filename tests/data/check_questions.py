@@ -77,7 +77,7 @@ def main():
         return 1
     raw = {f.name: f.read_text(encoding="utf-8") for f in files}
     whole = "".join(norm(t) for t in raw.values())
-    lines = [norm(l) for t in raw.values() for l in t.splitlines()]
+    lines = [norm(line) for t in raw.values() for line in t.splitlines()]
 
     counts = Counter()
     seen = set()
@@ -145,7 +145,7 @@ def main():
                     errors.append(f"{where}: evidence {e!r} spans a sentence/line")
                 if ne not in whole:
                     errors.append(f"{where}: evidence {e!r} not found in corpus")
-                elif not any(ne in l for l in lines):
+                elif not any(ne in line for line in lines):
                     errors.append(f"{where}: evidence {e!r} spans a line break")
 
     for kind, minimum in MIN_COUNTS.items():
@@ -156,7 +156,10 @@ def main():
             errors.append(f"kind {kind}: unbalanced split dev={dev} test={test}")
     for kind in ("unanswerable-ja", "unanswerable-en"):
         if near_miss[kind] < 6:
-            errors.append(f"kind {kind}: only {near_miss[kind]} questions share words with the corpus, need 6")
+            errors.append(
+                f"kind {kind}: only {near_miss[kind]} questions share words with the corpus,"
+                " need 6"
+            )
     for h in HEADLINES:
         if h not in seen:
             errors.append(f"headline question {h!r} missing")
