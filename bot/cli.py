@@ -18,7 +18,6 @@ from bot.terminal import ProgressBar, render_answer, render_report
 from index.build import BuildRunning, EmptyCorpus, build_index
 from index.engine import Engine
 from index.evaluate import (
-    apply_threshold,
     decline_curve,
     evaluate,
     format_curve,
@@ -127,24 +126,22 @@ async def _eval(args) -> int:
     modes = [("BM25 only", False)]
     if engine.generation.vectors is not None and args.rerank is not False:
         modes.append(("re-ranked", None))
-    threshold = engine.min_coverage
-    engine.min_coverage = 0.0  # sweep thresholds afterwards
     runs: dict[str, list] = {}
     try:
         for name, rerank in modes:
             engine.rerank = rerank
             runs[name] = [(q, await engine.ask(q.question, args.k)) for q in questions]
+        engine.min_coverage = 0.0  # for the trade-off, applied afterwards at each threshold
+        sweep = [(q, await engine.ask(q.question, args.k)) for q in questions]
     finally:
         await engine.close()
     split = f" (split {args.split})" if args.split else ""
     print(f"{len(questions)} questions from {args.questions}{split}")
-    for name, raw in runs.items():
-        pairs = [(q, apply_threshold(a, threshold)) for q, a in raw]
+    for name, pairs in runs.items():
         print(f"\n{name}:")
         print(format_table(evaluate(pairs)))
-    raw = runs[modes[-1][0]]
-    print(f"\nDecline trade-off, {modes[-1][0]} (best passage's coverage below):")
-    print(format_curve(decline_curve(raw, CURVE), threshold))
+    print(f"\nDecline trade-off, {modes[-1][0]}, by the best passage's coverage (other checks on):")
+    print(format_curve(decline_curve(sweep, CURVE)))
     return 0
 
 

@@ -27,9 +27,9 @@ from index.excerpt import make_excerpt
 from index.models import Answer, Citation, DocumentInfo, Hit, ReindexReport, Stats
 from index.names import NameIndex
 from index.search import (
-    ANSWER_MIN_SIMILARITY,
     MIN_COVERAGE,
     MIN_SIMILARITY,
+    MIN_SUPPORT,
     RERANK_WEIGHT,
     QueryPlan,
     answer_finder,
@@ -95,11 +95,12 @@ class Engine:
         self.rerank = rerank
         self.rerank_weight = RERANK_WEIGHT
         self.min_similarity = MIN_SIMILARITY
-        self.answer_min_similarity = ANSWER_MIN_SIMILARITY
+        self.min_support = MIN_SUPPORT
         self._generation: Generation | None = None
         self._reindex_lock = asyncio.Lock()
         self.notices: list[str] = []  # messages for the user about what opening did
-        self.min_coverage = MIN_COVERAGE  # below it, "nothing relevant" (eval sets 0 to sweep)
+        # Below these, "nothing relevant" (eval sets them to 0 and sweeps afterwards).
+        self.min_coverage: float | None = None  # None: the default for the mode in use
 
     # ---- lifecycle -------------------------------------------------------------------
     @classmethod
@@ -229,7 +230,9 @@ class Engine:
         if ranked.pool and self._reranking(gen):
             sims = await asyncio.to_thread(self._similarities, gen, query, ranked)
             search.rerank(ranked, sims, self.rerank_weight)
-        wanted = ranked.pool if plan.qtype else ranked.pool[offset : offset + k]
+        wanted = (
+            ranked.pool[: search.RERANK_POOL] if plan.qtype else ranked.pool[offset : offset + k]
+        )
         rows = await self._passage_rows([int(gen.passage_ids[c.index]) for c in wanted])
         texts = {c.index: rows[int(gen.passage_ids[c.index])]["text"] for c in wanted}
         await asyncio.to_thread(search.prefer_answers, ranked, texts, plan)
@@ -239,11 +242,15 @@ class Engine:
             "best_coverage": ranked.best_coverage,
             "best_similarity": ranked.best_similarity,
             "qtype": plan.qtype.value if plan.qtype else None,
-            "answer_found": any(c.answers for c in ranked.pool[:3]) if plan.qtype else None,
+            "answer_support": (
+                max((c.support for c in ranked.pool[:3]), default=0.0)
+                if plan.qtype and plan.qtype.value != "what"
+                else None
+            ),
             "total_hits": count_matches(gen.postings, ranked.group_ids) if count else None,
         }
         why = search.decline_reason(
-            ranked, plan, self.min_coverage, self.min_similarity, self.answer_min_similarity
+            ranked, plan, self._min_coverage(ranked), self.min_similarity, self.min_support
         )
         if why:
             return Answer(query, hits=[], took_ms=_ms(started), declined=why, **facts)
@@ -260,13 +267,20 @@ class Engine:
         hits = await asyncio.to_thread(self._hits, gen, plan, ranked, rows, page, offset)
         return Answer(query, hits=hits, took_ms=_ms(started), **facts)
 
+    def _min_coverage(self, ranked: search.Ranked) -> float:
+        if self.min_coverage is not None:
+            return self.min_coverage
+        reranked = ranked.best_similarity is not None
+        return search.MIN_COVERAGE_RERANKED if reranked else MIN_COVERAGE
+
     def _reranking(self, gen: Generation) -> bool:
         return self.rerank is not False and gen.vectors is not None
 
     def _similarities(self, gen: Generation, query: str, ranked: search.Ranked) -> np.ndarray:
         """Cosine of the question and each pool passage: one encoding, N dot products."""
         question = semantic.Encoder.load().encode([query])[0]
-        rows = np.asarray(gen.vectors[[c.index for c in ranked.pool]], dtype=np.float32)
+        head = ranked.pool[: search.RERANK_POOL]
+        rows = np.asarray(gen.vectors[[c.index for c in head]], dtype=np.float32)
         return rows @ question
 
     def _plan_and_rank(self, gen: Generation, query: str, want: int):

@@ -150,25 +150,8 @@ def decline_curve(
     return rows
 
 
-def apply_threshold(answer: Answer, threshold: float) -> Answer:
-    """The answer as an engine with this coverage threshold would have given it."""
-    if answer.hits and (answer.best_coverage or 0.0) < threshold:
-        return Answer(
-            answer.question,
-            answer.query_terms,
-            [],
-            answer.took_ms,
-            answer.translations,
-            declined="below coverage threshold",
-            best_coverage=answer.best_coverage,
-            qtype=answer.qtype,
-        )
-    return answer
-
-
-def format_curve(rows: list[tuple[float, int, int, int, int]], current: float) -> str:
+def format_curve(rows: list[tuple[float, int, int, int, int]]) -> str:
     lines = [f"{'coverage <':>11}{'answerable lost':>18}{'unanswerable declined':>24}"]
     for t, lost, n_a, declined, n_u in rows:
-        flag = "  <- default" if abs(t - current) < 1e-9 else ""
-        lines.append(f"{t:>11.2f}{f'{lost}/{n_a}':>18}{f'{declined}/{n_u}':>24}{flag}")
+        lines.append(f"{t:>11.2f}{f'{lost}/{n_a}':>18}{f'{declined}/{n_u}':>24}")
     return "\n".join(lines)

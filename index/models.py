@@ -112,7 +112,7 @@ class Answer:
     best_similarity: float | None = None  # the pool's best question-passage cosine
     qtype: str | None = None  # what the question asks for: who, how_many, where, when, why
     total_hits: int | None = None  # passages holding any query term (set by Engine.search)
-    answer_found: bool | None = None  # a top passage holds an answer of the asked type
+    answer_support: float | None = None  # best share of the question in an answering sentence
 
     def to_json(self) -> dict:
         """The documented `--json` shape (one object per question)."""
@@ -147,7 +147,9 @@ class Answer:
                 None if self.best_similarity is None else round(self.best_similarity, 4)
             ),
             "qtype": self.qtype,
-            "answer_found": self.answer_found,
+            "answer_support": (
+                None if self.answer_support is None else round(self.answer_support, 4)
+            ),
             "problem": self.problem,
             "took_ms": round(self.took_ms, 3),
         }

@@ -28,7 +28,7 @@ WEIGHTS = (0.0, 0.3, 0.5, 0.7, 0.9)
 POOLS = (10, 20, 40)
 COVERAGES = (0.1, 0.15, 0.2, 0.25)
 SIMILARITIES = (0.0, 0.05, 0.1, 0.15, 0.2)
-ANSWER_SIMILARITIES = (0.0, 0.2, 0.25, 0.3, 0.35, 1.0)  # 1.0: whatever the similarity
+SUPPORTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6)
 MAX_LOST = 0.05  # at most this share of answerable questions may be declined
 
 
@@ -38,7 +38,8 @@ async def run(engine: Engine, questions: list[Question], weight: float, pool: in
     return [(q, await engine.ask(q.question, 10)) for q in questions]
 
 
-def declined(a: Answer, cov: float, sim: float, ans_sim: float) -> bool:
+def declined(a: Answer, cov: float, sim: float, support: float) -> bool:
+    """The engine's decline rule (search.decline_reason), replayed from an answer's facts."""
     if not a.hits:
         return True
     if (a.best_coverage or 0) < cov:
@@ -46,8 +47,7 @@ def declined(a: Answer, cov: float, sim: float, ans_sim: float) -> bool:
     best = a.best_similarity
     if best is not None and best < sim:
         return True
-    typed = a.qtype not in (None, "what")
-    return bool(typed and best is not None and best < ans_sim and not a.answer_found)
+    return a.answer_support is not None and a.answer_support < support
 
 
 def decline_rates(pairs, cov, sim, ans_sim) -> tuple[float, float]:
@@ -63,7 +63,7 @@ def best_decline(pairs) -> tuple[float, float, float]:
     equals, the one losing least, then the least aggressive (smallest thresholds), which is
     the choice most likely to hold on questions it was not tuned on."""
     best = None
-    for cov, sim, ans in itertools.product(COVERAGES, SIMILARITIES, ANSWER_SIMILARITIES):
+    for cov, sim, ans in itertools.product(COVERAGES, SIMILARITIES, SUPPORTS):
         lost, caught = decline_rates(pairs, cov, sim, ans)
         key = (caught, -lost, -(cov + sim + ans))
         if lost <= MAX_LOST and (best is None or key > best[0]):
@@ -88,7 +88,7 @@ async def main() -> None:
     tune = [q for q in questions if q.split == args.tune]
     report = [q for q in questions if q.split == args.report]
     engine = await Engine.open(Path("corpus"), Path("data/shirabe.db"), rerank=True)
-    engine.min_coverage = engine.min_similarity = engine.answer_min_similarity = 0.0
+    engine.min_coverage = engine.min_similarity = engine.min_support = 0.0
     try:
         scores = []
         for weight, pool in itertools.product(WEIGHTS, POOLS):
@@ -106,6 +106,18 @@ async def main() -> None:
             f"\nchosen on {args.tune}: weight {weight}, pool {pool}, "
             f"coverage < {cov}, similarity < {sim}, typed answer missing and similarity < {ans}"
         )
+        print("\ntrade-off (answerable lost / unanswerable declined), varying one threshold:")
+        for split, qs in ((args.tune, tune), (args.report, report)):
+            pairs = await run(engine, qs, weight, pool)
+            for name, grid, make in (
+                ("similarity <", SIMILARITIES, lambda x: (cov, x, ans)),
+                ("support <", SUPPORTS, lambda x: (cov, sim, x)),
+            ):
+                cells = []
+                for x in grid:
+                    lost, caught = decline_rates(pairs, *make(x))
+                    cells.append(f"{x:.2f}: {lost:.0%}/{caught:.0%}")
+                print(f"  {split:<5} {name:<13} " + "  ".join(cells))
         for split, qs in ((args.tune, tune), (args.report, report)):
             on = await run(engine, qs, weight, pool)
             engine.rerank = False

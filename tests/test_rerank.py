@@ -1,0 +1,147 @@
+"""Semantic re-ranking: vectors kept with each generation, the blend, and its switches."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import search, semantic, store
+from index.build import build_index
+from index.engine import Engine
+
+pytestmark = pytest.mark.skipif(not semantic.available(), reason="encoder not installed")
+
+
+def with_engine(corpus: Path, db: Path, body, **kwargs):
+    async def scenario():
+        engine = await Engine.open(corpus, db, **kwargs)
+        try:
+            return await body(engine)
+        finally:
+            await engine.close()
+
+    return asyncio.run(scenario())
+
+
+def test_vectors_are_stored_with_the_generation_and_reloaded(corpus, db_path):
+    report = asyncio.run(build_index(corpus, db_path))
+    assert report.passages_encoded == report.passages and report.vector_model
+    directory = store.generation_dir(db_path, report.generation)
+    stored = np.load(directory / "vectors.npy")
+    assert stored.shape == (report.passages, semantic.Encoder.load().dim)
+    assert stored.dtype == np.float16
+
+    async def body(engine: Engine):
+        return engine.generation.vectors, await engine.ask("CSTOの議長は誰?")
+
+    vectors, answer = with_engine(corpus, db_path, body)
+    np.testing.assert_array_equal(np.asarray(vectors), stored)
+    assert all(h.similarity is not None for h in answer.hits)
+    assert answer.best_similarity is not None
+
+
+def test_incremental_rebuild_keeps_vectors_in_step(corpus, db_path):
+    first = asyncio.run(build_index(corpus, db_path))
+    old_dir = store.generation_dir(db_path, first.generation)
+    old = dict(
+        zip(
+            np.load(old_dir / "passage_ids.npy").tolist(),
+            np.load(old_dir / "vectors.npy"),
+            strict=True,
+        )
+    )
+    changed = sorted(corpus.glob("*.txt"))[1]
+    changed.write_text(
+        "差し替えられた記事。ズラトウーストの工場で戦車が作られている。\n", encoding="utf-8"
+    )
+    second = asyncio.run(build_index(corpus, db_path))
+    assert second.changed == 1
+    new_dir = store.generation_dir(db_path, second.generation)
+    ids = np.load(new_dir / "passage_ids.npy").tolist()
+    vectors = np.load(new_dir / "vectors.npy")
+    assert len(ids) == len(vectors) == second.passages
+    kept = [i for i in ids if i in old]
+    assert second.passages_encoded == len(ids) - len(kept) == 1  # only the new passage
+    for row, pid in enumerate(ids):
+        if pid in old:
+            np.testing.assert_array_equal(vectors[row], old[pid])
+    encoder = semantic.Encoder.load()
+    fresh = semantic.quantize(
+        encoder.encode(["差し替えられた記事。ズラトウーストの工場で戦車が作られている。"])
+    )
+    row = ids.index(next(i for i in ids if i not in old))
+    assert float(vectors[row].astype(np.float32) @ fresh[0].astype(np.float32)) > 0.99
+
+
+def test_reranking_follows_the_similarity(tmp_path):
+    """BM25 prefers the passage repeating the question's words; the encoder sees that the
+    other one is about what was asked, and with re-ranking that one comes first."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    texts = {
+        "a.txt": "報告書によると、報告書の原因は長雨と気温の低下だった。",
+        "b.txt": "報告書によると、原因は燃料価格の値上げに怒った市民の抗議行動だった。",
+        "c.txt": "空港は三日間閉鎖された。",
+        "d.txt": "大統領は首都で演説した。",
+        "e.txt": "湖の周辺に部隊が展開した。",
+        "f.txt": "外相は電話で会談した。",
+    }
+    for name, text in texts.items():
+        (corpus / name).write_text(text + "\n", encoding="utf-8")
+    question = "報告書にある原因: デモ参加者の怒り"
+
+    async def body(engine: Engine):
+        engine.rerank_weight = 1.0
+        engine.min_coverage = engine.min_similarity = engine.min_support = 0.0
+        on = await engine.ask(question, k=2)
+        engine.rerank = False
+        off = await engine.ask(question, k=2)
+        return on, off
+
+    on, off = with_engine(corpus, tmp_path / "db" / "s.db", body, rerank=True)
+    assert [h.citation.doc for h in off.hits] == ["a.txt", "b.txt"]  # BM25: tf 2 beats tf 1
+    sims = {h.citation.doc: h.similarity for h in on.hits}
+    assert sims["b.txt"] > sims["a.txt"]
+    assert [h.citation.doc for h in on.hits] == ["b.txt", "a.txt"]
+    assert all(h.similarity is None for h in off.hits)
+
+
+def test_rerank_false_gives_the_bm25_stage_order(bundled_engine_paths):
+    corpus, db = bundled_engine_paths
+
+    async def body(engine: Engine):
+        gen = engine.generation
+        out = []
+        for question in ("カザフスタンの治安部隊", "ロシア軍の派遣", "燃料価格の高騰"):
+            answer = await engine.ask(question, k=10)
+            plan = search.plan_query(question, gen.vocabulary.__contains__, gen.names())
+            ids = [[gen.vocabulary[t] for t in g.terms if t in gen.vocabulary] for g in plan.groups]
+            ranked = search.rank(gen.postings, ids, 10)
+            expected = [int(gen.passage_ids[c.index]) for c in ranked.pool[:10]]
+            out.append(([h.passage_id for h in answer.hits], expected))
+        return out
+
+    for got, expected in with_engine(corpus, db, body, rerank=False):
+        assert got == expected
+
+
+@pytest.mark.parametrize(
+    "question", ["How do I bake sourdough bread?", "明日の東京の天気は晴れますか?"]
+)
+def test_off_topic_questions_are_declined_in_both_languages(bundled_engine_paths, question):
+    corpus, db = bundled_engine_paths
+
+    async def body(engine: Engine):
+        return await engine.ask(question)
+
+    answer = with_engine(corpus, db, body)
+    assert answer.hits == [] and answer.declined
+
+
+def test_missing_encoder_is_a_clear_error_when_reranking_is_on(corpus, db_path, monkeypatch):
+    monkeypatch.setattr(semantic, "available", lambda: False)
+    with pytest.raises(semantic.EncoderMissing, match="pip install"):
+        with_engine(corpus, db_path, lambda engine: asyncio.sleep(0), rerank=True)
