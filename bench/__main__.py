@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import inspect
 import json
 import os
 import platform
@@ -63,11 +64,16 @@ def run(size: int, n_queries: int, peers: list[str]) -> dict:
     res["corpus"] = {"files": info.files, "chars": info.chars, "vocabulary": info.vocabulary,
                      **fidelity(info.directory, words)}
     db = rdir / "db" / "shirabe.db"
+    step("bare fugashi, 2 processes (before the build)")
+    before = bare_fugashi(info.directory)
     step("shirabe build (real build path)")
     res["build"] = build_shirabe(info.directory, db)
-    step("bare fugashi, 2 processes")
-    child = measure.run_child(["fugashi", jarg(corpus=str(info.directory))])
-    res["fugashi"] = {**child.result, "others_cores": child.others_cores}
+    step("bare fugashi, 2 processes (after the build)")
+    after = bare_fugashi(info.directory)
+    # The faster of the two is the ceiling: the machine may be shared, and a run slowed by
+    # someone else's load would flatter shirabe's ratio.
+    res["fugashi"] = max(before, after, key=lambda r: r["chars_per_s"])
+    res["fugashi"]["runs_chars_per_s"] = [before["chars_per_s"], after["chars_per_s"]]
     res["build"]["throughput_ratio"] = (
         res["build"]["chars_per_s"] / res["fugashi"]["chars_per_s"]
     )
@@ -92,6 +98,11 @@ def step(what: str) -> None:
 
 def jarg(**kwargs) -> str:
     return json.dumps(kwargs)
+
+
+def bare_fugashi(corpus: Path) -> dict:
+    child = measure.run_child(["fugashi", jarg(corpus=str(corpus))])
+    return {**child.result, "others_cores": child.others_cores}
 
 
 def build_shirabe(corpus: Path, db: Path) -> dict:
@@ -241,7 +252,7 @@ def engine_targets(info, db: Path, rdir: Path) -> dict:
 
 def cli_command(corpus: Path, db: Path) -> list[str]:
     return [sys.executable, "-m", "bot.cli", "ask", "--json", "--corpus", str(corpus),
-            "--db", str(db), "-k", str(CLI_K)]
+            "--db", str(db), "-k", str(CLI_K), *cli_bm25_only()]
 
 
 def cli_once(corpus: Path, db: Path, text: str) -> float:
@@ -340,13 +351,39 @@ def w_build(corpus: str, db: str) -> dict:
     from index.build import build_index
 
     t0 = time.perf_counter()
-    report = asyncio.run(build_index(Path(corpus), Path(db)))
+    report = asyncio.run(build_index(Path(corpus), Path(db), **bm25_only(build_index, "vectors")))
     seconds = time.perf_counter() - t0
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e6
     return {"seconds": seconds, "report_seconds": report.seconds, "passages": report.passages,
             "documents": report.documents, "chars_per_s": chars_exact(corpus) / seconds,
             "maxrss_mb": measure.maxrss_mb(),
             "children_maxrss_mb": kids}
+
+
+def bm25_only(func, name: str) -> dict:
+    """{name: False} when `func` takes that keyword: the targets are for BM25, so passage
+    vectors (built by default for corpora ≤ 50,000 passages) and semantic re-ranking are
+    off at every size, keeping sizes comparable."""
+    return {name: False} if name in inspect.signature(func).parameters else {}
+
+
+def cli_bm25_only() -> list[str]:
+    """`--no-rerank` when this shirabe's CLI has it (see bm25_only)."""
+    from bot.cli import make_parser
+
+    try:
+        make_parser().parse_args(["ask", "--no-rerank", "x"])
+    except SystemExit:
+        return []
+    return ["--no-rerank"]
+
+
+def open_engine(corpus: str, db: str):
+    """Engine.open on an existing index, BM25 only (see bm25_only)."""
+    from index.engine import Engine
+
+    return Engine.open(Path(corpus), Path(db), build_if_missing=False,
+                       **bm25_only(Engine.open, "rerank"))
 
 
 def chars_exact(corpus: str) -> int:
@@ -486,10 +523,9 @@ def w_parity(size: int, sample: int = 10_000) -> dict:
 def w_incremental(corpus: str, db: str, file: str, word: str) -> dict:
     """Append a paragraph to one file of a served index; time until a question about it is
     answered from the new generation (engine.reindex swaps it in)."""
-    from index.engine import Engine
 
     async def go() -> dict:
-        engine = await Engine.open(Path(corpus), Path(db), build_if_missing=False)
+        engine = await open_engine(corpus, db)
         try:
             before = engine.generation.number
             path = Path(corpus) / file
@@ -514,11 +550,11 @@ def w_incremental(corpus: str, db: str, file: str, word: str) -> dict:
 def w_cold(corpus: str, db: str, question: str) -> dict:
     """Open the index and answer one question, in a process that has not imported shirabe."""
     t0 = time.perf_counter()
-    from index.engine import Engine
+    import index.engine  # noqa: F401 - the import is part of a cold start
 
     async def go() -> dict:
         t1 = time.perf_counter()
-        engine = await Engine.open(Path(corpus), Path(db), build_if_missing=False)
+        engine = await open_engine(corpus, db)
         t2 = time.perf_counter()
         answer = await engine.ask(question, CLI_K)
         t3 = time.perf_counter()
@@ -531,10 +567,9 @@ def w_cold(corpus: str, db: str, question: str) -> dict:
 
 def w_engine(corpus: str, db: str, questions: list[str]) -> dict:
     """engine.ask on every question (after 10 warm-ups), then the resident memory."""
-    from index.engine import Engine
 
     async def go() -> dict:
-        engine = await Engine.open(Path(corpus), Path(db), build_if_missing=False)
+        engine = await open_engine(corpus, db)
         try:
             for q in questions[:10]:
                 await engine.ask(q, CLI_K)
@@ -645,11 +680,15 @@ def render_targets(res: dict) -> str:
     for which in ("content", "frequent"):
         if which in sh:
             t = sh[which]
-            beats = all(peers[n][which]["p50"] > t["p50"] and peers[n][which]["p95"] > t["p95"]
-                        for n in peers if n != "shirabe" and which in peers[n])
+            faster = [f"{n} ({', '.join(q for q in ('p50', 'p95') if peers[n][which][q] <= t[q])})"
+                      for n in PEER_ORDER if n != "shirabe" and which in peers.get(n, {})
+                      and min(peers[n][which]["p50"] - t["p50"],
+                              peers[n][which]["p95"] - t["p95"]) <= 0]
             row(f"retrieval top-10, {which} set", "≤ 1 ms / ≤ 3 ms, faster than each peer",
-                f"{fmt(t['p50'], 3)} / {fmt(t['p95'], 3)} ms; beats every peer: "
-                f"{'yes' if beats else 'no'}", t["p50"] <= 1 and t["p95"] <= 3 and beats)
+                f"{fmt(t['p50'], 3)} / {fmt(t['p95'], 3)} ms; "
+                + ("faster than every peer" if not faster
+                   else "not faster than " + ", ".join(faster)),
+                t["p50"] <= 1 and t["p95"] <= 3 and not faster)
     for which in ("content", "frequent"):
         if which in sh and which in peers.get("rank_bm25", {}):
             r50 = peers["rank_bm25"][which]["p50"] / sh[which]["p50"]
@@ -664,8 +703,10 @@ def render_targets(res: dict) -> str:
         f"{fmt(cli['wall_ms_all']['p95'])} ms", cli["wall_ms_all"]["p95"] <= 10)
     row("build throughput vs bare fugashi (2 processes)", "≥ 80 %",
         f"{b['chars_per_s']:,.0f} vs {res['fugashi']['chars_per_s']:,.0f} chars/s = "
-        f"{b['throughput_ratio']:.0%} (build {fmt(b['seconds'])} s, fugashi "
-        f"{fmt(res['fugashi']['seconds'])} s)", b["throughput_ratio"] >= 0.8)
+        f"{b['throughput_ratio']:.0%} (build {fmt(b['seconds'])} s; fugashi, the faster of "
+        f"runs before and after the build: "
+        + " / ".join(f"{x:,.0f}" for x in res["fugashi"].get("runs_chars_per_s", []))
+        + " chars/s)", b["throughput_ratio"] >= 0.8)
     row("build peak memory (process tree)", "≤ 4 GB",
         f"{b['tree_peak_mb']:,.0f} MB (main process maxrss {b['maxrss_mb']:,.0f} MB)",
         b["tree_peak_mb"] <= 4000)
@@ -728,7 +769,12 @@ def record(command: str) -> None:
     ]
     for r in runs:
         lines += [f"Run of {r['date']}:", "", render(r), ""]
-    RESULTS_MD.write_text("\n".join(lines), encoding="utf-8")
+    notes = ""
+    if RESULTS_MD.exists():  # hand-written findings below "## Notes" are kept
+        old = RESULTS_MD.read_text(encoding="utf-8")
+        if "\n## Notes" in old:
+            notes = old[old.index("\n## Notes") + 1 :]
+    RESULTS_MD.write_text("\n".join(lines) + ("\n" + notes if notes else ""), encoding="utf-8")
 
 
 # ---- entry point -----------------------------------------------------------------------
