@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import os
+import re
 import tomllib
 import unicodedata
 from collections.abc import Iterator
@@ -56,16 +57,22 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# Control characters other than whitespace, private-use and surrogate code points: text
+# that holds these was decoded with the wrong guess (or was never text).
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ud800-\udfff]")
+
+
 def _looks_like_text(text: str) -> bool:
-    """A decode that yields control characters or unassigned code points was a wrong guess."""
+    """A decode that yields control characters or unassigned code points was a wrong guess.
+
+    Regex for the cheap, common check over the whole text; unicodedata (per character, slow)
+    only over a sample, for unassigned code points."""
     if not text:
         return True
-    bad = sum(
-        1
-        for ch in text
-        if (unicodedata.category(ch) in ("Cc", "Cn", "Co") and ch not in "\n\r\t\f\v")
-    )
-    return bad / len(text) < 0.001
+    bad = len(_NOT_TEXT.findall(text))
+    sample = text[:65536]
+    bad_sample = sum(1 for ch in sample if unicodedata.category(ch) == "Cn")
+    return bad / len(text) < 0.001 and bad_sample / len(sample) < 0.001
 
 
 def decode(data: bytes) -> tuple[str, str]:
