@@ -14,6 +14,7 @@ import bisect
 import fcntl
 import os
 import shutil
+import signal
 import time
 from collections import deque
 from collections.abc import Callable
@@ -35,6 +36,24 @@ PARALLEL_CHARS = 2_000_000  # bytes of changed files
 BATCH_CHARS = 500_000
 
 Progress = Callable[..., None]  # (done, total, unit, passages=None) for progress bars
+
+
+# Test hook, nothing else: SHIRABE_FAULT=<point> makes the build SIGKILL itself at that point,
+# so the crash tests stop it at exact places instead of guessing with timers. See `fault`.
+FAULT_ENV = "SHIRABE_FAULT"
+FAULT_POINTS = (
+    "after_scan",  # the corpus was listed and hashed, nothing written yet
+    "mid_tokenize",  # the first batch of changed documents is stored (uncommitted)
+    "before_publish",  # every row is written, the generation's arrays are not
+    "after_publish_before_commit",  # the new generation directory is in place, not yet live
+    "after_commit_before_cleanup",  # the new generation is live, the old directory remains
+)
+
+
+def fault(point: str) -> None:
+    """Die at `point` when the test hook asks for it; a no-op otherwise (one env lookup)."""
+    if os.environ.get(FAULT_ENV) == point:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class BuildRunning(RuntimeError):
@@ -181,7 +200,9 @@ class Builder:
                     "UPDATE documents SET retired_gen = ? WHERE retired_gen IS NULL", (new_gen,)
                 )
             await self._update_documents(db, new_gen)
+            fault("before_publish")
             passage_ids = await self._publish_arrays(db, new_gen)
+            fault("after_publish_before_commit")
             await store.write_meta(
                 db,
                 {
@@ -195,6 +216,7 @@ class Builder:
         except BaseException:
             await db.rollback()
             raise
+        fault("after_commit_before_cleanup")
         store.remove_stale_generations(self.db_path, keep=new_gen)
 
     async def _sweep(self, db: aiosqlite.Connection, current: int) -> None:
@@ -241,6 +263,7 @@ class Builder:
         await db.executemany(
             "UPDATE documents SET retired_gen = ? WHERE id = ?", [(gen, i) for i in removed]
         )
+        fault("after_scan")
         await self._add_documents(db, gen, changed, catalog, live)
 
     def _skip(self, rel: str, reason: str, live: dict) -> None:
@@ -289,9 +312,11 @@ class Builder:
                 while len(in_flight) > (2 * workers if parallel else 1):
                     done_bytes += await self._store_batch(db, gen, in_flight.popleft(), vocab, live)
                     self._tokenized(done_bytes, total)
+                    fault("mid_tokenize")
             while in_flight:
                 done_bytes += await self._store_batch(db, gen, in_flight.popleft(), vocab, live)
                 self._tokenized(done_bytes, total)
+                fault("mid_tokenize")
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
         self._tokenized(total, total)
