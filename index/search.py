@@ -29,7 +29,6 @@ MAX_GROUPS = 64  # a pasted essay is searched by its first 64 distinct words
 # Tuned with scripts/tune_rerank.py on the dev split of tests/data/questions.jsonl; the
 # README reports them on the test split.
 RERANK_POOL = 10  # the head of the candidates re-ordered by similarity and answer type
-CANDIDATES = 50  # BM25 candidates ordered by coverage; a fixed pool keeps pages consistent
 MIN_COVERAGE = 0.2  # the best passage must hold this share of the question's weight ...
 MIN_COVERAGE_RERANKED = 0.1  # ... or this share, when similarity is there as a second check
 ANSWER_BONUS = 0.3  # fused score × (1 + bonus) for a passage holding a fitting answer span
@@ -139,7 +138,11 @@ def decline_reason(
 
 
 def rank(postings: Postings, group_ids: list[list[int]], want: int) -> Ranked:
-    """A pool of at least `want` BM25 candidates ordered by fused score."""
+    """BM25's top candidates; the first RERANK_POOL re-ordered by fused score.
+
+    Only the head is re-ordered, and the rest keep BM25's order, so a page of `/search`
+    lists the same passages whatever page size was asked before it.
+    """
     # A term in exactly half the passages has idf 0 in BM25Okapi; it still counts a little
     # towards coverage, or a one-word question about it would cover nothing.
     dfs = [_group_df(postings, ids) for ids in group_ids]
@@ -148,14 +151,19 @@ def rank(postings: Postings, group_ids: list[list[int]], want: int) -> Ranked:
     # term could, so a passage that matches only the question's generic words covers little.
     unseen = float(idf_of(0, postings.n)) if postings.n else 0.0
     total = sum(w if ids and w > 0 else unseen for ids, w in zip(group_ids, weights, strict=True))
-    pool = max(CANDIDATES, want)
-    candidates = []
-    for index, score in postings.top_k(group_ids, pool):
-        covered = sum(
-            w for ids, w in zip(group_ids, weights, strict=True) if _holds(postings, ids, index)
-        )
-        candidates.append(Candidate(index, score, covered / total if total else 0.0))
-    return Ranked(_ordered(candidates), group_ids, weights, total)
+    hits = postings.top_k(group_ids, max(RERANK_POOL, want))
+    if not hits:
+        return Ranked([], group_ids, weights, total)
+    indexes = np.array([i for i, _ in hits], dtype=np.int64)
+    covered = np.zeros(len(hits))
+    for ids, w in zip(group_ids, weights, strict=True):
+        covered += w * _holds_any(postings, ids, indexes)
+    candidates = [
+        Candidate(i, score, float(c) / total if total else 0.0)
+        for (i, score), c in zip(hits, covered, strict=True)
+    ]
+    head, rest = candidates[:RERANK_POOL], candidates[RERANK_POOL:]
+    return Ranked(_ordered(head) + rest, group_ids, weights, total)
 
 
 def rerank(ranked: Ranked, similarities: np.ndarray, weight: float) -> None:
@@ -273,10 +281,13 @@ def _group_df(postings: Postings, ids: list[int]) -> int:
     return len(np.unique(np.concatenate(docs))) if docs else 0
 
 
-def _holds(postings: Postings, ids: list[int], passage: int) -> bool:
+def _holds_any(postings: Postings, ids: list[int], passages: np.ndarray) -> np.ndarray:
+    """Which of `passages` hold at least one of the terms `ids` (binary search per term)."""
+    found = np.zeros(len(passages), dtype=bool)
     for t in ids:
         docs = postings.docs[postings.offsets[t] : postings.offsets[t + 1]]
-        i = int(np.searchsorted(docs, passage))
-        if i < len(docs) and docs[i] == passage:
-            return True
-    return False
+        if len(docs) == 0:
+            continue
+        pos = np.minimum(np.searchsorted(docs, passages), len(docs) - 1)
+        found |= docs[pos] == passages
+    return found
