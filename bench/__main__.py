@@ -40,6 +40,7 @@ RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 TOP_FREQUENT = 20
 SLOW_PEER_BUDGET_S = 90.0  # per query set, for peers that take ~1 s a query at 1M
 CLI_K = 3  # `shirabe ask`'s default
+COLD_QUESTIONS = 10  # the first answered cold, the others show deferred initialization
 
 
 # ---- the orchestrator ------------------------------------------------------------------
@@ -226,6 +227,7 @@ def engine_targets(info, db: Path, rdir: Path) -> dict:
     """The targets measured on the whole engine rather than on the postings alone."""
     queries = load_queries(info.size)
     texts = queries["content_text"] + queries["frequent_text"]
+    half = len(queries["content_text"])
     out: dict = {}
     step("one changed file: reindex until answered")
     target = sorted(info.directory.glob("*.txt"))[len(list(info.directory.glob("*.txt"))) // 2]
@@ -237,8 +239,9 @@ def engine_targets(info, db: Path, rdir: Path) -> dict:
     finally:
         target.write_bytes(original)
     step("cold start")
+    first = texts[: COLD_QUESTIONS // 2] + texts[half : half + COLD_QUESTIONS // 2]
     child = measure.run_child(["cold", jarg(corpus=str(info.directory), db=str(db),
-                                            question=texts[0])])
+                                            questions=first)])
     out["cold"] = {**child.result, "process_wall_s": child.wall_s}
     out["cold"]["cli_wall_s"] = cli_once(info.directory, db, texts[1])
     step("serving memory and engine.ask latency")
@@ -547,8 +550,10 @@ def w_incremental(corpus: str, db: str, file: str, word: str) -> dict:
     return asyncio.run(go())
 
 
-def w_cold(corpus: str, db: str, question: str) -> dict:
-    """Open the index and answer one question, in a process that has not imported shirabe."""
+def w_cold(corpus: str, db: str, questions: list[str]) -> dict:
+    """Open the index and answer the first question, in a process that has not imported
+    shirabe; then the slowest of the next few questions, which shows any initialization
+    deferred past the first question (it is a cold-start cost all the same)."""
     t0 = time.perf_counter()
     import index.engine  # noqa: F401 - the import is part of a cold start
 
@@ -556,11 +561,17 @@ def w_cold(corpus: str, db: str, question: str) -> dict:
         t1 = time.perf_counter()
         engine = await open_engine(corpus, db)
         t2 = time.perf_counter()
-        answer = await engine.ask(question, CLI_K)
+        answer = await engine.ask(questions[0], CLI_K)
         t3 = time.perf_counter()
+        later = []
+        for q in questions[1:]:
+            t = time.perf_counter()
+            await engine.ask(q, CLI_K)
+            later.append(time.perf_counter() - t)
         await engine.close()
         return {"import_s": t1 - t0, "open_s": t2 - t1, "first_ask_s": t3 - t2,
-                "open_and_ask_s": t3 - t1, "hits": len(answer.hits)}
+                "open_and_ask_s": t3 - t1, "hits": len(answer.hits),
+                "next_asks": len(later), "slowest_next_ask_s": max(later, default=0.0)}
 
     return asyncio.run(go())
 
@@ -717,8 +728,9 @@ def render_targets(res: dict) -> str:
     cold = eng["cold"]
     row("cold start: open + first answer", "≤ 2 s",
         f"open {fmt(cold['open_s'])} s + ask {fmt(cold['first_ask_s'])} s (in process, "
-        f"after {fmt(cold['import_s'])} s of imports); whole CLI process "
-        f"{fmt(cold['cli_wall_s'])} s", cold["open_and_ask_s"] <= 2)
+        f"after {fmt(cold['import_s'])} s of imports; slowest of the next "
+        f"{cold.get('next_asks', 0)} questions {fmt(cold.get('slowest_next_ask_s'))} s); "
+        f"whole CLI process {fmt(cold['cli_wall_s'])} s", cold["open_and_ask_s"] <= 2)
     srv = eng["serving"]
     row("resident memory while serving", "≤ 1 GB",
         f"{srv['rss_mb']:,.0f} MB = {srv['rss_mb'] * 1e6 / srv['postings']:.1f} B/posting "
