@@ -7,6 +7,7 @@ Spans are kept in the caller's original text so excerpts can mark exactly what m
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import re
 import threading
@@ -123,19 +124,24 @@ def dictionary_version() -> str:
         return "unknown"
 
 
+@functools.lru_cache(maxsize=65536)
+def _normalize_char(ch: str) -> str:
+    return unicodedata.normalize("NFKC", ch).lower()
+
+
 def normalize_with_map(text: str) -> tuple[str, list[int]]:
     """NFKC + lower-case + digit-group commas removed, with a map back to `text`.
 
     `origin[i]` is the index in `text` of the character that produced normalized char i;
-    normalizing character by character is what makes that map exact.
+    normalizing character by character is what makes that map exact. Most characters map
+    to exactly one, so the map is the identity except where one expands.
     """
-    out: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(text):
-        norm = unicodedata.normalize("NFKC", ch).lower() if ord(ch) > 127 else ch.lower()
-        out.append(norm)
-        origin.extend([i] * len(norm))
-    joined = "".join(out)
+    parts = [_normalize_char(ch) for ch in text]
+    joined = "".join(parts)
+    if len(joined) == len(text):
+        origin = list(range(len(text)))
+    else:
+        origin = [i for i, part in enumerate(parts) for _ in part]
     commas = {m.start() for m in _DIGIT_COMMA.finditer(joined)}
     if commas:
         joined = "".join(ch for i, ch in enumerate(joined) if i not in commas)
