@@ -331,6 +331,74 @@ def build_postings(
     return Postings(doc_len=doc_len, offsets=offsets, docs=docs, tfs=tfs)
 
 
+def update_postings(
+    old: Postings,
+    old_ids: np.ndarray,
+    new_ids: np.ndarray,
+    added: dict[int, np.ndarray],
+    vocabulary_size: int,
+) -> Postings | None:
+    """The postings of a new generation from the previous one, without re-inverting.
+
+    `old_ids` / `new_ids` are passage ids in each generation's order; `added` holds the
+    term ids of every passage that is new. Surviving postings keep their order (passages
+    are ordered by document path and position, so removing and inserting documents never
+    reorders survivors); the few new ones are merged in by binary search. BM25's global
+    statistics then change every impact, which Postings recomputes in one vectorized pass.
+    Returns None when the generations do not line up (the caller inverts from scratch).
+    """
+    n = len(new_ids)
+    order = np.argsort(old_ids, kind="stable")
+    pos = np.minimum(np.searchsorted(old_ids[order], new_ids), max(len(old_ids) - 1, 0))
+    found = old_ids[order][pos] == new_ids if len(old_ids) else np.zeros(n, dtype=bool)
+    old_index = order[pos]
+    if np.any(np.diff(old_index[found]) <= 0) or (~found).sum() != len(added):
+        return None
+    new_of_old = np.full(old.n, -1, dtype=np.int64)
+    new_of_old[old_index[found]] = np.flatnonzero(found)
+    mapped = new_of_old[old.docs]
+    keep = mapped >= 0
+    df = np.diff(old.offsets)
+    terms = np.repeat(np.arange(len(df), dtype=np.int64), df)[keep]
+    docs = mapped[keep]
+    tfs = np.asarray(old.tfs)[keep]
+    add_terms, add_docs, add_tfs, add_len = _invert_added(new_ids, found, added, n)
+    keys = terms * n + docs  # ascending: by term, then passage
+    at = np.searchsorted(keys, add_terms * n + add_docs)
+    terms = np.insert(terms, at, add_terms)
+    docs = np.insert(docs, at, add_docs).astype(np.int32)
+    tfs = np.insert(tfs, at, add_tfs).astype(np.uint16)
+    offsets = np.zeros(vocabulary_size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(terms, minlength=vocabulary_size), out=offsets[1:])
+    doc_len = np.zeros(n, dtype=np.int32)
+    doc_len[found] = np.asarray(old.doc_len)[old_index[found]]
+    doc_len[~found] = add_len
+    return Postings(
+        doc_len=doc_len,
+        offsets=offsets,
+        docs=docs,
+        tfs=tfs,
+        k1=old.k1,
+        b=old.b,
+        epsilon=old.epsilon,
+    )
+
+
+def _invert_added(new_ids, found, added, n):
+    """(terms, passages, tfs) postings of the new passages, sorted by term then passage,
+    and each new passage's length."""
+    positions = np.flatnonzero(~found)
+    lists = [np.asarray(added[int(new_ids[p])], dtype=np.int64) for p in positions]
+    lengths = np.array([len(t) for t in lists], dtype=np.int32)
+    if not lists or not lengths.sum():
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.uint16), lengths
+    flat = np.concatenate(lists)
+    passage = np.repeat(positions.astype(np.int64), lengths)
+    uniq, counts = np.unique(flat * n + passage, return_counts=True)
+    return uniq // n, uniq % n, np.minimum(counts, np.iinfo(np.uint16).max), lengths
+
+
 ARRAYS = ("doc_len", "offsets", "docs", "tfs", "impacts", "max_impact")
 
 

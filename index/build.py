@@ -383,28 +383,67 @@ class Builder:
         """Invert the live passages' term ids into the generation's arrays, then rename the
         finished directory into place (still before the commit that makes it live)."""
         async with db.execute(
-            "SELECT p.id, p.terms FROM passages p JOIN documents d ON d.id = p.doc_id "
+            "SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id "
             "WHERE d.retired_gen IS NULL ORDER BY d.path, p.ordinal"
         ) as cur:
-            rows = await cur.fetchall()
+            passage_ids = np.array([r[0] for r in await cur.fetchall()], dtype=np.int64)
         async with db.execute("SELECT COUNT(*) FROM documents WHERE retired_gen IS NULL") as cur:
             self.report.documents = (await cur.fetchone())[0]
-        if not rows:
+        if not len(passage_ids):
             raise EmptyCorpus(
                 f"the corpus at {self.corpus} has no indexable text; the previous index was kept"
             )
         async with db.execute("SELECT COUNT(*) FROM terms") as cur:
             vocabulary_size = (await cur.fetchone())[0]
-        passage_ids = np.array([r[0] for r in rows], dtype=np.int64)
-        self.report.passages = len(rows)
+        self.report.passages = len(passage_ids)
         target = store.generation_dir(self.db_path, gen)
         tmp = target.with_name(target.name + ".tmp")
-        await asyncio.to_thread(_write_arrays, rows, passage_ids, vocabulary_size, tmp)
-        del rows
+        postings = await self._updated_postings(db, gen - 1, passage_ids, vocabulary_size)
+        if postings is None:  # no usable previous generation, or most passages are new
+            postings = await self._inverted_postings(db, vocabulary_size)
+        await asyncio.to_thread(_write_arrays, postings, passage_ids, tmp)
         if vectors.wanted(self.vectors, len(passage_ids)):
             await self._write_vectors(db, tmp, passage_ids, gen - 1)
         await asyncio.to_thread(_publish, tmp, target)
         return passage_ids
+
+    async def _updated_postings(
+        self, db: aiosqlite.Connection, current: int, passage_ids: np.ndarray, vocabulary: int
+    ) -> bm25.Postings | None:
+        """The previous generation's postings updated with only the new passages' terms,
+        when there is one to update and it is not mostly replaced."""
+        live = store.generation_dir(self.db_path, current)
+        try:
+            old = await asyncio.to_thread(bm25.load_postings, live)
+            old_ids = np.load(live / "passage_ids.npy")
+        except (OSError, ValueError):
+            return None
+        if len(old_ids) != old.n or old.vocabulary_size > vocabulary:
+            return None
+        new = np.setdiff1d(passage_ids, old_ids, assume_unique=True)
+        if len(new) > len(passage_ids) // 2:
+            return None
+        added: dict[int, np.ndarray] = {}
+        for start in range(0, len(new), 10_000):
+            chunk = [int(i) for i in new[start : start + 10_000]]
+            marks = ",".join("?" * len(chunk))
+            async with db.execute(
+                f"SELECT id, terms FROM passages WHERE id IN ({marks})", chunk
+            ) as cur:
+                for pid, blob in await cur.fetchall():
+                    added[pid] = np.frombuffer(blob, dtype=np.int32)
+        return await asyncio.to_thread(
+            bm25.update_postings, old, old_ids, passage_ids, added, vocabulary
+        )
+
+    async def _inverted_postings(self, db: aiosqlite.Connection, vocabulary: int) -> bm25.Postings:
+        """All live passages' term ids inverted from scratch."""
+        async with db.execute(
+            "SELECT p.terms FROM passages p JOIN documents d ON d.id = p.doc_id "
+            "WHERE d.retired_gen IS NULL ORDER BY d.path, p.ordinal"
+        ) as cur:
+            blobs = [r[0] for r in await cur.fetchall()]
+        return await asyncio.to_thread(_invert, blobs, vocabulary)
 
     async def _write_vectors(
         self, db: aiosqlite.Connection, tmp: Path, passage_ids: np.ndarray, current: int
@@ -434,13 +473,16 @@ class Builder:
         self.report.vector_model = semantic.Encoder.load().name
 
 
-def _write_arrays(rows, passage_ids: np.ndarray, vocabulary_size: int, tmp: Path) -> None:
-    """The BM25 arrays and passage order of a generation, in a directory not yet live."""
-    lengths = np.fromiter((len(r[1]) // 4 for r in rows), dtype=np.int64, count=len(rows))
-    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+def _invert(blobs: list[bytes], vocabulary_size: int) -> bm25.Postings:
+    lengths = np.fromiter((len(b) // 4 for b in blobs), dtype=np.int64, count=len(blobs))
+    offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    flat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.int32)
-    postings = bm25.build_postings(flat, offsets, vocabulary_size)
+    flat = np.frombuffer(b"".join(blobs), dtype=np.int32)
+    return bm25.build_postings(flat, offsets, vocabulary_size)
+
+
+def _write_arrays(postings: bm25.Postings, passage_ids: np.ndarray, tmp: Path) -> None:
+    """The BM25 arrays and passage order of a generation, in a directory not yet live."""
     if tmp.exists():
         shutil.rmtree(tmp)
     bm25.save_postings(postings, tmp)

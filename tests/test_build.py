@@ -197,3 +197,32 @@ def test_missing_generation_files_trigger_rebuild(corpus, db_path):
     notices, answer = asyncio.run(scenario())
     assert any("rebuilding" in n for n in notices)
     assert answer.hits
+
+
+def test_incremental_arrays_equal_a_full_inversion(corpus, db_path):
+    """The updated generation's postings equal inverting every live passage from scratch."""
+    import numpy as np
+
+    from index import bm25
+
+    build(corpus, db_path)
+    victim = sorted(corpus.glob("*.txt"))[1]
+    victim.write_text(victim.read_text(encoding="utf-8")[:500] + "\n追記。\n", encoding="utf-8")
+    (corpus / "added.txt").write_text(
+        "ズラトウーストの工場で戦車が作られている。\n", encoding="utf-8"
+    )
+    sorted(corpus.glob("*.txt"))[3].unlink()
+    report = build(corpus, db_path)
+    assert (report.added, report.changed, report.removed) == (1, 1, 1)
+    directory = store.generation_dir(db_path, report.generation)
+    updated = bm25.load_postings(directory)
+    con = sqlite3.connect(db_path)
+    ids = np.load(directory / "passage_ids.npy")
+    blobs = dict(con.execute("SELECT id, terms FROM passages"))
+    vocabulary = con.execute("SELECT COUNT(*) FROM terms").fetchone()[0]
+    con.close()
+    lists = [np.frombuffer(blobs[int(i)], dtype=np.int32) for i in ids]
+    offsets = np.concatenate([[0], np.cumsum([len(x) for x in lists])])
+    fresh = bm25.build_postings(np.concatenate(lists), offsets, vocabulary)
+    for name in ("doc_len", "offsets", "docs", "tfs"):
+        np.testing.assert_array_equal(getattr(updated, name), getattr(fresh, name), err_msg=name)
