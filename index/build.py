@@ -242,7 +242,10 @@ class Builder:
             live = {path: (doc_id, sha) for path, doc_id, sha in await cur.fetchall()}
         catalog, warnings = ingest.load_catalog(self.corpus)
         self.report.warnings.extend(warnings)
-        files = ingest.list_files(self.corpus)
+        unlisted: list[tuple[str, str]] = []
+        files = ingest.list_files(self.corpus, unlisted)
+        for folder, reason in unlisted:
+            self._skip(folder, f"folder could not be listed ({reason})", {})
         changed: list[tuple[ingest.CorpusFile, int]] = []
         for i, file in enumerate(files):
             self.progress(i, len(files), "files checked")
@@ -258,7 +261,12 @@ class Builder:
                 changed.append((file, len(data)))
         self.progress(len(files), len(files), "files checked")
         listed = {f.rel for f in files}
-        removed = [doc_id for path, (doc_id, _) in live.items() if path not in listed]
+        hidden = tuple(folder + "/" for folder, _ in unlisted)  # kept, as unreadable files are
+        removed = [
+            doc_id
+            for path, (doc_id, _) in live.items()
+            if path not in listed and not path.startswith(hidden)
+        ]
         self.report.removed = len(removed)
         await db.executemany(
             "UPDATE documents SET retired_gen = ? WHERE id = ?", [(gen, i) for i in removed]
@@ -282,6 +290,8 @@ class Builder:
             except (ingest.SkipFile, OSError) as exc:
                 self._skip(file.rel, str(exc), live)
                 continue
+            if note := ingest.invalid_bytes_note(doc):
+                self.report.warnings.append(note)
             batch.append(doc)
             size += len(doc.text)
             if size >= BATCH_CHARS:

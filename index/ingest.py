@@ -11,6 +11,7 @@ import codecs
 import hashlib
 import os
 import re
+import stat
 import tomllib
 import unicodedata
 from collections.abc import Iterator
@@ -23,7 +24,15 @@ from index.models import Document
 SUFFIXES = {".txt", ".md", ".html", ".htm"}
 CATALOG_NAME = "catalog.toml"
 TITLE_CHARS = 80
-MAX_FILE_BYTES = 256 * 1024 * 1024  # larger files are almost surely not prose
+# Larger files are skipped with a warning: one file is split and tokenized by one worker
+# (~300,000 characters/s), so a 50 MB dump would hold a build for a minute or more and become
+# one document of tens of thousands of passages; split into files it indexes in parallel.
+MAX_FILE_BYTES = 32 * 1024 * 1024
+# Strict UTF-8 that fails on at most this share of its non-ASCII bytes is UTF-8 with a few
+# damaged bytes (a cut-off last character, a stray byte), not Shift_JIS, in which nearly every
+# non-ASCII byte is invalid UTF-8. Such files are indexed with U+FFFD and a warning.
+MAX_INVALID_UTF8_SHARE = 0.01
+REPLACED = "utf-8, invalid bytes replaced"
 
 
 class SkipFile(Exception):
@@ -36,14 +45,24 @@ class CorpusFile:
     rel: str  # relative to the corpus root, forward slashes
 
 
-def list_files(root: Path) -> list[CorpusFile]:
+def list_files(
+    root: Path, unlisted: list[tuple[str, str]] | None = None
+) -> list[CorpusFile]:
     """Every readable-looking corpus file under `root`, sorted, each real file once.
 
     os.walk does not follow directory symlinks, so a symlink loop cannot trap the walk;
-    symlinked files are read like any other file.
+    symlinked files are read like any other file. Folders that cannot be listed are appended
+    to `unlisted` as (relative path, reason): os.walk would otherwise drop them, and every
+    file in them, without a word.
     """
+
+    def cannot_list(exc: OSError) -> None:
+        if unlisted is not None and exc.filename:
+            rel = Path(exc.filename).relative_to(root).as_posix()
+            unlisted.append((rel, exc.strerror or str(exc)))
+
     found: list[CorpusFile] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=cannot_list):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith(".") or Path(name).suffix.lower() not in SUFFIXES:
@@ -79,8 +98,10 @@ def decode(data: bytes) -> tuple[str, str]:
     """Decode file bytes, returning (text, encoding name); raise SkipFile when unsure.
 
     Order matters: BOMs are certain; strict UTF-8 almost never succeeds by accident on
-    Shift_JIS bytes; CP932 (Microsoft's Shift_JIS superset) is tried last and only kept when
-    the result looks like text.
+    Shift_JIS bytes; UTF-8 with a few damaged bytes is still UTF-8 (see `_damaged_utf8`);
+    CP932 (Microsoft's Shift_JIS superset) is tried last and only kept when the result looks
+    like text. NUL characters end the tagger's input early (it reads C strings), so text that
+    holds them is skipped rather than indexed in part.
     """
     if data.startswith(codecs.BOM_UTF8):
         candidates = ["utf-8-sig"]
@@ -89,15 +110,46 @@ def decode(data: bytes) -> tuple[str, str]:
     else:
         if b"\x00" in data[:65536]:
             raise SkipFile("looks binary (contains NUL bytes)")
-        candidates = ["utf-8", "cp932"]
+        candidates = ["utf-8", REPLACED, "cp932"]
     for encoding in candidates:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
+        text = _try_decode(data, encoding)
+        if text is None or not _looks_like_text(text):
             continue
-        if _looks_like_text(text):
-            return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
+        if "\x00" in text:
+            raise SkipFile("contains NUL characters (binary data inside text)")
+        return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
     raise SkipFile("is neither UTF-8, UTF-16 with a BOM, nor Shift_JIS/CP932 text")
+
+
+def _try_decode(data: bytes, encoding: str) -> str | None:
+    """`data` decoded, or None when `encoding` does not fit it."""
+    if encoding == REPLACED:
+        return _damaged_utf8(data)
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+def _damaged_utf8(data: bytes) -> str | None:
+    """UTF-8 with its few invalid bytes replaced by U+FFFD, or None if it is not UTF-8."""
+    escaped = data.decode("utf-8", errors="surrogateescape")
+    invalid = sum(1 for _ in _ESCAPED_BYTE.finditer(escaped))
+    non_ascii = len(data) - len(data.decode("ascii", errors="ignore"))
+    if not invalid or invalid > MAX_INVALID_UTF8_SHARE * non_ascii:
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def invalid_bytes_note(doc: Document) -> str | None:
+    """The warning for a document decoded as damaged UTF-8, None for every other one."""
+    if doc.encoding != REPLACED:
+        return None
+    count = doc.text.count("\ufffd")
+    return f"{doc.path}: {count} invalid UTF-8 byte sequence(s) replaced with U+FFFD"
 
 
 class _TextOnly(HTMLParser):
@@ -158,18 +210,42 @@ def load_catalog(root: Path) -> tuple[dict[str, dict], list[str]]:
 
 
 def read_bytes(file: CorpusFile) -> bytes:
+    """The file's bytes; SkipFile for anything but a readable regular file of sane size.
+
+    FIFOs, devices and sockets are refused before reading (a FIFO blocks forever, /dev/zero
+    never ends), and at most MAX_FILE_BYTES + 1 bytes are read, so a file that grows while it
+    is read cannot exhaust memory either.
+    """
     try:
-        if file.path.stat().st_size > MAX_FILE_BYTES:
-            raise SkipFile(f"is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-        return file.path.read_bytes()
+        fd = os.open(file.path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError as exc:
         raise SkipFile("disappeared while the corpus was being read") from exc
     except PermissionError as exc:
         raise SkipFile("is not readable (permission denied)") from exc
-    except IsADirectoryError as exc:
-        raise SkipFile("is a directory") from exc
     except OSError as exc:
         raise SkipFile(f"could not be read ({exc.strerror or exc})") from exc
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
+                raise SkipFile("is a directory")
+            if not stat.S_ISREG(info.st_mode):
+                raise SkipFile("is not a regular file (a device, FIFO or socket)")
+            if info.st_size > MAX_FILE_BYTES:
+                raise SkipFile(_too_big())
+            data = fh.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise SkipFile(f"could not be read ({exc.strerror or exc})") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise SkipFile(_too_big())
+    return data
+
+
+def _too_big() -> str:
+    return (
+        f"is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it into smaller files "
+        "to index it"
+    )
 
 
 def make_document(file: CorpusFile, data: bytes, mtime: float, catalog: dict) -> Document:
