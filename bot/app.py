@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from bot.cooldown import Cooldown
 from bot.localization import ShirabeTranslator
 from bot.render import lang_for_locale, text
 from index.engine import Engine
+from index.store import StoreError, describe_damage
 
 log = logging.getLogger("shirabe.bot")
 
@@ -203,7 +205,7 @@ async def _serve(config: Config) -> int:
     await asyncio.wait({main, stopped}, return_when=asyncio.FIRST_COMPLETED)
     code = 0
     if main.done() and (exc := main.exception()) is not None:
-        code = _explain(exc)
+        code = _explain(exc, config)
     else:
         log.info("signal received, shutting down")
     stopped.cancel()
@@ -218,7 +220,7 @@ async def _serve(config: Config) -> int:
     return code
 
 
-def _explain(exc: BaseException) -> int:
+def _explain(exc: BaseException, config: Config) -> int:
     """One readable line for the failures users can fix; a traceback for the rest."""
     if isinstance(exc, discord.LoginFailure):
         print(
@@ -233,6 +235,9 @@ def _explain(exc: BaseException) -> int:
             "discord.message_content_intent = false (then answer_channels cannot work)",
             file=sys.stderr,
         )
+    elif isinstance(exc, StoreError | sqlite3.DatabaseError):
+        problem = exc if isinstance(exc, StoreError) else describe_damage(config.index_path, exc)
+        print(f"shirabe: {problem}", file=sys.stderr)
     elif isinstance(exc, discord.GatewayNotFound | discord.HTTPException | OSError):
         print(f"shirabe: cannot reach Discord at {discord.http.Route.BASE}: {exc}",
               file=sys.stderr)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from index.evaluate import (
     load_questions,
 )
 from index.semantic import EncoderMissing
-from index.store import StoreError
+from index.store import StoreError, describe_damage
 from index.tokenize import TokenizerMissing
 
 DEFAULT_CORPUS = Path("corpus")
@@ -82,7 +83,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 async def _index(args) -> int:
-    report = await build_index(args.corpus, args.db, ProgressBar(), args.rerank)
+    report = await build_index(args.corpus, args.db, ProgressBar(), args.rerank, repair=True)
     print(render_report(report))
     return 0
 
@@ -162,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (*EXPECTED, EncoderMissing) as exc:
         print(f"shirabe: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:  # damage found while reading, past the opening checks
+        print(f"shirabe: {describe_damage(args.db, exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -15,6 +15,7 @@ import fcntl
 import os
 import shutil
 import signal
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
@@ -163,10 +164,12 @@ class Builder:
         db_path: Path,
         progress: Progress | None = None,
         vectors: bool | None = None,
+        repair: bool = False,
     ) -> None:
         self.corpus = corpus
         self.db_path = db_path
         self.vectors = vectors  # None: when the encoder is installed and the corpus is small
+        self.repair = repair  # move a damaged database aside and build anew (not while served)
         self.progress = progress or (lambda done, total, unit, passages=None: None)
         self.report = ReindexReport()
 
@@ -175,13 +178,34 @@ class Builder:
         if not self.corpus.is_dir():
             raise FileNotFoundError(f"corpus folder {self.corpus} does not exist")
         with _BuildLock(self.db_path):
-            db = await store.connect(self.db_path)
             try:
-                await self._build(db)
-            finally:
-                await db.close()
+                await self._connect_and_build()
+            except (sqlite3.DatabaseError, store.StoreError) as exc:
+                error = _as_store_error(self.db_path, exc)
+                if not (self.repair and isinstance(error, store.DamagedStore)):
+                    raise error from exc
+                self._move_aside(exc)
+                await self._connect_and_build()
         self.report.seconds = round(time.perf_counter() - started, 3)
         return self.report
+
+    def _move_aside(self, exc: Exception) -> None:
+        """Quarantine the damaged database and start the report of a build from nothing."""
+        moved = store.quarantine(self.db_path)
+        if isinstance(exc, store.StoreError):
+            reason = str(exc)
+        else:
+            reason = f"{self.db_path} is damaged ({exc})"
+        self.report = ReindexReport(
+            warnings=[f"{reason}; moved it to {moved.name} and built the index anew"]
+        )
+
+    async def _connect_and_build(self) -> None:
+        db = await store.connect(self.db_path)
+        try:
+            await self._build(db)
+        finally:
+            await db.close()
 
     async def _build(self, db: aiosqlite.Connection) -> None:
         meta = await store.read_meta(db)
@@ -520,10 +544,27 @@ async def _load_vocabulary(db: aiosqlite.Connection) -> dict[str, int]:
 
 
 async def build_index(
-    corpus: Path, db_path: Path, progress: Progress | None = None, vectors: bool | None = None
+    corpus: Path,
+    db_path: Path,
+    progress: Progress | None = None,
+    vectors: bool | None = None,
+    *,
+    repair: bool = False,
 ) -> ReindexReport:
     """Build or update the index at `db_path` from `corpus`; see module docstring.
 
     `vectors`: compute passage vectors for re-ranking (True), not (False), or only when the
-    encoder is installed and the corpus has at most vectors.AUTO_LIMIT passages (None)."""
-    return await Builder(corpus, db_path, progress, vectors).run()
+    encoder is installed and the corpus has at most vectors.AUTO_LIMIT passages (None).
+    `repair`: a damaged or foreign database is moved aside and the index built anew, with a
+    warning (`shirabe index`); without it, StoreError says what is wrong and what to do. An
+    engine serving questions never repairs: its open connection would still read the old file.
+    """
+    return await Builder(corpus, db_path, progress, vectors, repair).run()
+
+
+def _as_store_error(db_path: Path, exc: Exception) -> store.StoreError:
+    """StoreErrors as they are; sqlite3's errors explained (see store.describe_damage)."""
+    if isinstance(exc, store.StoreError):
+        return exc
+    assert isinstance(exc, sqlite3.DatabaseError)
+    return store.describe_damage(db_path, exc)

@@ -13,6 +13,7 @@ passages until the next build sweeps them.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sqlite3
 from datetime import UTC, datetime
@@ -70,6 +71,12 @@ class StoreError(RuntimeError):
     """The database cannot be used as it is; the message says what to do."""
 
 
+class DamagedStore(StoreError):
+    """The file is damaged, not a SQLite database, or another program's: moving it aside and
+    rebuilding is the cure (unlike a locked, read-only or full disk, which a rebuild would not
+    fix and whose database must be left where it is)."""
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -85,23 +92,84 @@ def generation_dir(db_path: Path, generation: int) -> Path:
 async def connect(db_path: Path, *, create: bool = True) -> aiosqlite.Connection:
     """Open the database in WAL mode with the schema in place.
 
-    A file that is not a SQLite database (truncated, random bytes) raises StoreError with
-    the path, instead of a traceback from deep inside sqlite3.
+    A file that is not a SQLite database (truncated, random bytes), or a SQLite database of
+    another program or of an older layout, raises StoreError with the path, instead of a
+    traceback from deep inside sqlite3. The layout is checked before anything is written,
+    so someone else's database given by mistake is not changed.
     """
     if not create and not db_path.exists():
         raise StoreError(f"no index at {db_path}: run `shirabe index` first")
     db_path.parent.mkdir(parents=True, exist_ok=True)
     db = await aiosqlite.connect(db_path, timeout=30)
     try:
+        await _check_layout(db, db_path)
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute("PRAGMA foreign_keys=ON")
         await db.executescript(SCHEMA)
         await db.commit()
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, StoreError) as exc:
         await db.close()
-        raise StoreError(f"{db_path} is not a usable shirabe database ({exc})") from exc
+        if isinstance(exc, StoreError):
+            raise
+        if is_damage(exc):
+            raise DamagedStore(f"{db_path} is not a usable shirabe database ({exc})") from exc
+        raise StoreError(f"the index database {db_path} cannot be used ({exc})") from exc
     return db
+
+
+@functools.cache
+def expected_columns() -> dict[str, frozenset[str]]:
+    """Table -> column names, read from SCHEMA itself so the two cannot drift apart."""
+    con = sqlite3.connect(":memory:")
+    try:
+        con.executescript(SCHEMA)
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: frozenset(r[1] for r in con.execute(f"PRAGMA table_info({t})")) for t in tables}
+    finally:
+        con.close()
+
+
+async def _check_layout(db: aiosqlite.Connection, db_path: Path) -> None:
+    """StoreError unless every table of ours present has all its columns, and the file holds
+    at least one of our tables whenever it holds any (else it belongs to another program)."""
+    async with db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ) as cur:
+        tables = {r[0] for r in await cur.fetchall()}
+    ours = expected_columns()
+    if tables and not tables & ours.keys():
+        raise DamagedStore(
+            f"{db_path} is a SQLite database of another program (tables: "
+            f"{', '.join(sorted(tables)[:5])}), not a shirabe index"
+        )
+    for table in sorted(tables & ours.keys()):
+        async with db.execute(f"PRAGMA table_info({table})") as cur:
+            present = {r[1] for r in await cur.fetchall()}
+        if missing := ours[table] - present:
+            raise DamagedStore(
+                f"{db_path} has an older or foreign layout (table {table} lacks "
+                f"{', '.join(sorted(missing))})"
+            )
+
+
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Whether sqlite3 found the file damaged or not a database (SQLITE_CORRUPT/NOTADB)."""
+    name = getattr(exc, "sqlite_errorname", "")
+    text = str(exc)
+    damaged = name in ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+    return damaged or "malformed" in text or "not a database" in text
+
+
+def describe_damage(db_path: Path, exc: sqlite3.DatabaseError) -> StoreError:
+    """A StoreError that says what broke and what to do, for errors sqlite3 raises mid-use."""
+    if is_damage(exc):
+        return DamagedStore(
+            f"the index database {db_path} is damaged ({exc}): run `shirabe index` to move it "
+            "aside and rebuild it (stop the bot first), or restore a backup "
+            "(see docs/operations.md)"
+        )
+    return StoreError(f"the index database {db_path} cannot be used ({exc})")
 
 
 async def read_meta(db: aiosqlite.Connection) -> dict[str, str]:
@@ -131,6 +199,10 @@ def quarantine(db_path: Path) -> Path:
     """Move an unusable database aside (never delete users' data) so a rebuild can start."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     target = db_path.with_name(f"{db_path.name}.broken-{stamp}")
+    n = 1
+    while target.exists():  # twice in one second: keep both
+        n += 1
+        target = db_path.with_name(f"{db_path.name}.broken-{stamp}-{n}")
     db_path.rename(target)
     for suffix in ("-wal", "-shm"):
         side = db_path.with_name(db_path.name + suffix)
