@@ -9,27 +9,35 @@ Where the alternatives come from, in order of trust:
 * the word itself, when the corpus already contains it as written (csto, nato, lpg);
 * adjacent Latin words joined, when the corpus spells a name without the space (sev lake ->
   sevlake);
+* a small hand-kept glossary of news vocabulary (`index/data/glossary_en_ja.tsv`), for the
+  words where JMdict's ranking favours an everyday sense (talks -> 協議 / 会談, not 話);
 * JMdict (`index.jmdict`): English glosses -> Japanese headwords, ranked at build time by
   JMdict's priority tags and sense order, then tokenized here with the corpus tokenizer and
   kept only if the corpus has the resulting term;
 * transliterated names (`index.names`): Kazakhstan -> カザフスタン, Tokayev -> トカエフ.
 
-Everything is deterministic and dictionary-based, so the display can say exactly which
-Japanese words an English word was searched as.
+Phrasal verbs (break out, set up) are read from the question's text, since the tokenizer
+drops their particle. Given the index's passages, `index.translate_select` then lets the
+corpus add a lower-ranked candidate that clearly goes with the question's other words
+(deputy defense minister -> 次官). Everything is deterministic, so the display can say
+exactly which Japanese words an English word was searched as.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from index.tokenize import ENGLISH_STOP_WORDS, tokenize
 
 if TYPE_CHECKING:  # pragma: no cover - import for type checkers only
     from index.names import NameIndex
+    from index.translate_select import Passages
 
 _LATIN_WORD = re.compile(r"[a-z][a-z'\-]*\Z")
 _KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ヶ]")
@@ -80,7 +88,8 @@ phenomena:phenomenon criteria:criterion data media people police news series spe
 headquarters politics economics physics mathematics ethics tactics logistics statistics
 arms evening morning building meeting wedding ceiling clothing spring string thing king
 ring wing during nothing something anything everything bring sing swing sting ping bed red
-united limited interested used:use
+united limited interested used:use died:die lied:lie tied:tie dying:die lying:lie
+tying:tie
 """
 IRREGULAR: dict[str, str] = {
     k: v or k for k, _, v in (item.partition(":") for item in _IRREGULAR.split())
@@ -109,10 +118,16 @@ def _candidates(w: str) -> list[str]:
         out += [stem, w[:-1]] if stem.endswith(_SIBILANT) else [w[:-1], stem]
     elif w.endswith("s") and len(w) > 3 and not w.endswith(_NOT_PLURAL):
         out.append(w[:-1])
+    elif w.endswith("men") and len(w) > 5:
+        out.append(w[:-3] + "man")  # spokesmen -> spokesman
     elif w.endswith("ied") and len(w) > 4:
         out.append(w[:-3] + "y")
     elif w.endswith("ed") and len(w) > 4:
-        out += [w[:-1], w[:-2]]
+        stem = w[:-2]
+        # After two different consonants no silent e was dropped (formed -> form, not the
+        # lexicon's "forme"; bombed -> bomb), except after c/g/v/z/u (danced, charged).
+        bare = stem[-1] not in _VOWELS + "cgvzuwy" and stem[-2] not in _VOWELS + stem[-1]
+        out += [stem, w[:-1]] if bare else [w[:-1], stem]
         if len(w) > 5 and w[-3] == w[-4] and w[-3] not in _VOWELS:
             out.append(w[:-3])  # stopped -> stop
     elif w.endswith("ing") and len(w) > 5:
@@ -206,6 +221,28 @@ def headword_term(headword: str) -> tuple[str, bool] | None:
     return terms[best], True
 
 
+@lru_cache(maxsize=65536)
+def _pieces(headword: str) -> tuple[str, ...]:
+    return tuple(tokenize(headword))
+
+
+def _shared_piece(headword: str, shared: Counter[str], compounds: int) -> str | None:
+    """The piece of a compound headword that most of the key's compound headwords share.
+
+    "Russian" is glossed by ロシア語, ロシア文字, ロシア軍隊, ロシア革命: their most specific
+    pieces (文字, 革命) stand for the glosses' other words, while the piece they all have,
+    ロシア, is the key's own meaning. A piece counts when at least three headwords and half
+    of the key's compounds have it (和平 in 和平交渉 and 和平会談 is a modifier of "talks",
+    not its meaning). None when no piece is shared that widely.
+    """
+    pieces = _pieces(headword)
+    need = max(3, (compounds + 1) // 2)
+    common = [i for i, p in enumerate(pieces) if _specific(p) and shared[p] >= need]
+    if not common:
+        return None
+    return pieces[max(common, key=lambda i: (shared[pieces[i]], _specific(pieces[i]), i))]
+
+
 # --- groups ------------------------------------------------------------------------------
 
 
@@ -248,41 +285,138 @@ GENERIC_TERMS = frozenset(
 )
 
 
-def _translate(
-    keys: Iterable[str], has_term: Callable[[str], bool], compounds: bool = True
-) -> list[str]:
-    """JMdict headwords for English keys, as corpus terms, best first, deduplicated.
+# The pool a word's alternatives are chosen from: each key's candidates up to this far
+# behind its best. The dictionary keeps those within MAX_GAP of the best; the corpus-aware
+# choice (index.translate_select) may add others from the pool.
+POOL_GAP = 1.2
+POOL_SIZE = 12
 
-    Headwords are reduced to corpus terms with `headword_term`; pieces of compounds count
-    only while fewer than two whole-word translations are in the corpus (so "detain" keeps
-    拘束 from 身柄を拘束する, but "president" does not take 委員 from 委員長).
+# Particles of phrasal verbs. The tokenizer drops them as stop words, so english_groups
+# finds "break out" or "set up" in the question's raw text.
+PARTICLES = frozenset({"out", "up", "off", "down", "over", "away", "back"})
+
+GLOSSARY_PATH = Path(__file__).resolve().parent / "data" / "glossary_en_ja.tsv"
+
+# (corpus term, score, compound): a translation candidate; lower scores are better.
+Scored = tuple[str, float, bool]
+
+
+def glossary_key(english: str) -> str:
+    """The look-up key of a glossary line: a word as written, or a phrase lemmatized like
+    JMdict's phrase keys (death toll, state of emergency -> state emergency, broke out ->
+    break out)."""
+    words = english.lower().split()
+    if len(words) == 2 and words[1] in PARTICLES:
+        return f"{lemmatize(words[0])} {words[1]}"
+    if len(words) == 1:
+        return words[0]
+    return " ".join(lemmatize(w) for w in words if w not in STOP_WORDS)
+
+
+@lru_cache(maxsize=4)
+def glossary(path: Path = GLOSSARY_PATH) -> dict[str, tuple[str, ...]]:
+    """The hand-kept news glossary (`index/data/glossary_en_ja.tsv`): key -> headwords."""
+    table: dict[str, tuple[str, ...]] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return table
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        english, _, japanese = line.partition("\t")
+        key = glossary_key(english)
+        if key and japanese.split():
+            table[key] = tuple(japanese.split())
+    return table
+
+
+def _scored(
+    keys: Iterable[str], has_term: Callable[[str], bool], compounds: bool = True
+) -> list[Scored]:
+    """Candidate corpus terms for English keys, best first: each key's candidates within
+    POOL_GAP of that key's best, at most POOL_SIZE of them.
+
+    The glossary comes first: the first key it lists with a headword the corpus has gives
+    the candidates (in the glossary's order, all as whole words). Otherwise JMdict's
+    headwords are reduced to corpus terms with `headword_term`, each term at its best score
+    over the keys.
     """
     from index import jmdict
 
-    found: dict[str, tuple[float, bool]] = {}
-    for key in dict.fromkeys(keys):
-        for headword, score in jmdict.lookup_scored(key):
+    keys = list(dict.fromkeys(keys))
+    entries = glossary()
+    for key in keys:
+        found: dict[str, Scored] = {}
+        for rank, headword in enumerate(entries.get(key, ())):
+            got = headword_term(headword)
+            if got is not None and got[0] not in found and has_term(got[0]):
+                found[got[0]] = (got[0], rank / 100, False)
+        if found:
+            return list(found.values())
+    looked = [jmdict.lookup_scored(key) for key in keys]
+    compound_forms = {hw for items in looked for hw, _ in items if len(_pieces(hw)) > 1}
+    shared = Counter(
+        piece for hw in compound_forms for piece in set(_pieces(hw)) if _specific(piece)
+    )
+    best: dict[str, tuple[float, bool]] = {}
+    pooled: set[str] = set()
+    for items in looked:
+        # Each key's own best candidates enter the pool, so that "talks" (協議, 会談, far
+        # down JMdict's list) competes with "talk" (話) once the corpus is asked.
+        mine: dict[str, float] = {}
+        for headword, score in items:
             got = headword_term(headword)
             if got is None:
                 continue
             term, compound = got
             if compound and not compounds:
                 continue
-            old = found.get(term)
-            if (old is None or score < old[0]) and has_term(term):
-                found[term] = (score, compound)
-    if not found:
+            if compound:
+                term = _shared_piece(headword, shared, len(compound_forms)) or term
+            if term in mine or not has_term(term):
+                continue
+            mine[term] = score
+            old = best.get(term)
+            if old is None or score < old[0]:
+                best[term] = (score, compound)
+        if mine:
+            top = min(mine.values())
+            near = sorted((t for t in mine if mine[t] <= top + POOL_GAP), key=mine.__getitem__)
+            pooled.update(near[:POOL_SIZE])
+    ranked = sorted(pooled, key=lambda t: (best[t][0], t))
+    return [(t, best[t][0], best[t][1]) for t in ranked]
+
+
+def select(pool: list[Scored]) -> list[str]:
+    """The alternatives the dictionary keeps from a candidate pool, best first.
+
+    Kept: candidates within MAX_GAP of the best; pieces of compounds only while fewer than
+    two whole-word translations are kept (so "detain" keeps 拘束 from 身柄を拘束する, but
+    "president" does not take 委員 from 委員長); a generic term only as the best candidate
+    and a main sense of the word.
+    """
+    if not pool:
         return []
-    ranked = sorted(found.items(), key=lambda kv: (kv[1][0], kv[0]))
-    best = ranked[0][1][0]
-    singles = sum(1 for _, (score, compound) in ranked if not compound and score <= best + MAX_GAP)
-    return [
-        term
-        for rank, (term, (score, compound)) in enumerate(ranked)
-        if score <= best + MAX_GAP
-        and (not compound or singles < 2)
-        and (term not in GENERIC_TERMS or (rank == 0 and score <= GENERIC_MAX_SCORE))
-    ]
+    ranked = sorted(pool, key=lambda c: (c[1], c[0]))
+    best = ranked[0][1]
+    near = [c for c in ranked if c[1] <= best + MAX_GAP]
+    singles = sum(1 for _, _, compound in near if not compound)
+    out = []
+    for rank, (term, score, compound) in enumerate(near):
+        if compound and singles >= 2:
+            continue
+        if term in GENERIC_TERMS and not (rank == 0 and score <= GENERIC_MAX_SCORE):
+            continue
+        out.append(term)
+    return out
+
+
+def _translate(
+    keys: Iterable[str], has_term: Callable[[str], bool], compounds: bool = True
+) -> list[str]:
+    """Glossary or JMdict translations of English keys, as corpus terms, best first."""
+    return select(_scored(keys, has_term, compounds))
 
 
 def _join_latin(
@@ -324,8 +458,8 @@ def _joined_name(
 
 def _phrase(
     words: list[str], i: int, has_term: Callable[[str], bool]
-) -> tuple[str, str, list[str], int] | None:
-    """A JMdict phrase of 2-3 adjacent English words (prime minister -> 首相)."""
+) -> tuple[str, str, list[Scored], int] | None:
+    """A phrase of 2-3 adjacent English words (prime minister -> 首相)."""
     for n in (3, 2):
         run = words[i : i + n]
         if len(run) < n or not all(is_english_word(w) for w in run):
@@ -335,10 +469,56 @@ def _phrase(
         key = " ".join(lemmatize(w) for w in run)
         # Only whole-word translations: "state of emergency" -> 緊急事態 would be reduced
         # to 事態 alone, worse than the two words translated one by one.
-        found = _translate([key], has_term, compounds=False)
+        found = _scored([key], has_term, compounds=False)
         if found:
             return " ".join(run), key, found, n
     return None
+
+
+def _phrasal_particles(text: str) -> dict[str, str]:
+    """English word -> the particle right after it in the raw question (broke -> out)."""
+    raw = re.findall(r"[a-z]+", text.lower())
+    out: dict[str, str] = {}
+    for word, nxt in zip(raw, raw[1:], strict=False):
+        if nxt in PARTICLES and word not in STOP_WORDS:
+            out.setdefault(word, nxt)
+    return out
+
+
+def _phrasal(
+    w: str, particle: str, has_term: Callable[[str], bool]
+) -> tuple[str, str, list[Scored]] | None:
+    """A phrasal verb (break out) through its own key and its nouns (outbreak, breakout)."""
+    base = lemmatize(w)
+    key = f"{base} {particle}"
+    found = _scored([key, particle + base, base + particle], has_term)
+    return (f"{w} {particle}", key, found) if found else None
+
+
+@dataclass
+class _Slot:
+    """A group in the making: its translation candidates are chosen once all are known."""
+
+    label: str
+    pool: list[Scored]  # translation candidates, to be chosen among
+    source: str = ""  # fixed source ("term", "latin", "name"); else decided from the terms
+    lemma: str = ""
+    named: tuple[str, ...] = ()  # transliterated names, after the translations
+    as_written: tuple[str, ...] = ()  # the word itself, when the corpus has it
+    shown: bool | None = None  # None: shown unless found as written
+
+    def group(self, translated: list[str], cap: int, has_term: Callable[[str], bool]):
+        named = [t for t in self.named if t not in translated]
+        room = cap - min(len(self.as_written), 1)
+        terms = list(dict.fromkeys((translated + named)[:room] + list(self.as_written)))[:cap]
+        source = self.source or ("jmdict" if translated else "name" if named else "term")
+        group = TermGroup(self.label, tuple(terms or [self.label]), source, self.lemma)
+        shown = self.shown
+        if shown is None:
+            # Shown unless the word was simply found as written (csto): a word nothing
+            # translates is shown with no terms, so the user sees it was not searched.
+            shown = source != "term" or not has_term(group.terms[0])
+        return group, shown
 
 
 def english_groups(
@@ -346,39 +526,44 @@ def english_groups(
     has_term: Callable[[str], bool],
     names: NameIndex | None,
     max_alternatives: int = 6,
+    *,
+    text: str | None = None,
+    corpus: Passages | None = None,
 ) -> tuple[list[TermGroup], dict[str, list[str]]]:
     """Turn a question's terms into groups of corpus terms, and say how English was translated.
 
     `terms` is the tokenizer's output for the question. Japanese terms and numbers pass
     through as they are. English words are handled in this order: stop words dropped;
-    a run of adjacent words the corpus writes as one (sev lake -> sevlake) or a JMdict phrase
+    a run of adjacent words the corpus writes as one (sev lake -> sevlake), a phrasal verb
+    (break out, when `text`, the question as written, shows its particle) or a phrase
     (prime minister) becomes one group; any other word is lemmatized and translated through
-    JMdict and the name index, keeping only terms the corpus has. The word itself stays an
-    alternative when the corpus contains it as written. At most `max_alternatives` terms
-    per group, most likely first.
+    the glossary or JMdict and the name index, keeping only terms the corpus has. The word
+    itself stays an alternative when the corpus contains it as written. At most
+    `max_alternatives` terms per group, most likely first.
+
+    With `corpus` (the index's passages), a candidate the dictionary ranked too low joins a
+    word's alternatives when it clearly goes with the other words' terms in the corpus
+    (`index.translate_select`).
 
     Returns the groups and, for display, every translated English word (as written) with
     the corpus terms it was searched as (an empty list when nothing in the corpus fits).
     """
     cap = max(1, max_alternatives)
     words = [t for t in terms if t]
-    groups: list[TermGroup] = []
-    translations: dict[str, list[str]] = {}
+    particles = _phrasal_particles(text) if text else {}
+    slots: list[_Slot] = []
     seen: set[str] = set()
 
-    def add(group: TermGroup, shown: bool) -> None:
-        if group.label in seen:
-            return
-        seen.add(group.label)
-        groups.append(group)
-        if shown:
-            translations[group.label] = [t for t in group.terms if not is_english_word(t)]
+    def add(slot: _Slot) -> None:
+        if slot.label not in seen:
+            seen.add(slot.label)
+            slots.append(slot)
 
     i = 0
     while i < len(words):
         w = words[i]
         if not is_english_word(w):
-            add(TermGroup(w, (w,), "term"), shown=False)
+            add(_Slot(w, [], "term", as_written=(w,), shown=False))
             i += 1
             continue
 
@@ -390,18 +575,18 @@ def english_groups(
             if j - i >= 2:
                 acronym = "".join(words[i:j])
                 if has_term(acronym):
-                    add(TermGroup(acronym, (acronym,), "latin"), shown=False)
+                    add(_Slot(acronym, [], "latin", as_written=(acronym,), shown=False))
                 elif acronym in ACRONYMS:
-                    found = _translate([ACRONYMS[acronym]], has_term)[:cap]
+                    found = _scored([ACRONYMS[acronym]], has_term)
                     if found:
-                        add(TermGroup(acronym, tuple(found), "jmdict", ACRONYMS[acronym]), True)
+                        add(_Slot(acronym, found, lemma=ACRONYMS[acronym], shown=True))
             i = max(j, i + 1)
             continue
 
         joined = _join_latin(words, i, has_term)
         if joined is not None:
             label, term, n = joined
-            add(TermGroup(label, (term,), "latin"), shown=False)
+            add(_Slot(label, [], "latin", as_written=(term,), shown=False))
             i += n
             continue
 
@@ -411,68 +596,110 @@ def english_groups(
 
         spelled = _joined_name(words, i, names)
         if spelled is not None:
-            label, found, n = spelled
-            add(TermGroup(label, tuple(found[:cap]), "name"), shown=True)
+            label, found_names, n = spelled
+            add(_Slot(label, [], "name", named=tuple(found_names), shown=True))
             i += n
             continue
+
+        if w in particles and not has_term(w):
+            phrasal = _phrasal(w, particles[w], has_term)
+            if phrasal is not None:
+                label, key, found = phrasal
+                add(_Slot(label, found, lemma=key, shown=True))
+                i += 1
+                continue
 
         if not has_term(w):
             phrase = _phrase(words, i, has_term)
             if phrase is not None:
                 label, key, found, n = phrase
-                add(TermGroup(label, tuple(found[:cap]), "jmdict", key), shown=True)
+                add(_Slot(label, found, lemma=key, shown=True))
                 i += n
                 continue
 
-        group = _word_group(w, has_term, names, cap)
-        if group is not None:
-            # Shown unless the word was simply found as written (csto): a word nothing
-            # translates is shown with no terms, so the user sees it was not searched.
-            add(group, shown=group.source != "term" or not has_term(group.terms[0]))
+        slot = _word_slot(w, has_term, names)
+        if slot is not None:
+            add(slot)
         i += 1
+
+    chosen = [select(slot.pool) for slot in slots]
+    if corpus is not None:
+        chosen = _corpus_choice(slots, chosen, corpus, cap, has_term)
+    groups: list[TermGroup] = []
+    translations: dict[str, list[str]] = {}
+    for slot, translated in zip(slots, chosen, strict=True):
+        group, shown = slot.group(translated, cap, has_term)
+        groups.append(group)
+        if shown:
+            translations[group.label] = [t for t in group.terms if not is_english_word(t)]
     return groups, translations
 
 
-def _word_group(
-    w: str, has_term: Callable[[str], bool], names: NameIndex | None, cap: int
-) -> TermGroup | None:
-    """The group for one English word, or None for a stop word."""
+def _corpus_choice(
+    slots: list[_Slot],
+    chosen: list[list[str]],
+    corpus: Passages,
+    cap: int,
+    has_term: Callable[[str], bool],
+) -> list[list[str]]:
+    """Revise each word's translations by their association with the other words."""
+    from index import translate_select
+
+    context = [
+        list(slot.group(first, cap, has_term)[0].terms)
+        for slot, first in zip(slots, chosen, strict=True)
+    ]
+    candidates = [[t for t, _, _ in slot.pool] for slot in slots]
+    found = translate_select.cohesion(candidates, context, corpus)
+    out = []
+    for slot, first, assoc in zip(slots, chosen, found, strict=True):
+        if assoc is None:
+            out.append(first)
+            continue
+        # A generic term (出る) is never taken on the corpus's word: it meets everything.
+        pool = [
+            (t, a)
+            for (t, _, _), a in zip(slot.pool, assoc, strict=True)
+            if t not in GENERIC_TERMS or t in first
+        ]
+        out.append(translate_select.revise(first, [t for t, _ in pool], [a for _, a in pool]))
+    return out
+
+
+def _word_slot(w: str, has_term: Callable[[str], bool], names: NameIndex | None) -> _Slot | None:
+    """The slot for one English word, or None for a stop word."""
     lemma = lemmatize(w)
     if lemma in STOP_WORDS:
         return None
-    keys = list(dict.fromkeys([lemma, w]))
+    keys = list(dict.fromkeys([w, lemma]))
     as_written = [t for t in keys if has_term(t)]
     # A word the corpus has as written (csto, lpg) only takes whole-word translations:
     # reducing a compound headword to one piece (LPG -> 液化石油ガス -> 石油) would drift.
-    translated = _translate(keys, has_term, compounds=not as_written)
-    if not translated:
-        # protesters -> protest: the corpus writes 抗議者 as 抗議 + 者 anyway.
-        verb = _agent_verb(lemma)
-        if verb:
-            keys.append(verb)
-            translated = _translate([verb], has_term, compounds=not as_written)
-    named = [t for t in _names(w, keys, names) if t not in translated]
-
-    room = cap - min(len(as_written), 1)
-    terms = list(dict.fromkeys((translated + named)[:room] + as_written))[:cap]
-    if translated:
-        source = "jmdict"
-    elif named:
-        source = "name"
-    else:
-        source = "term"
-    return TermGroup(w, tuple(terms or [w]), source, lemma if lemma != w else "")
+    pool = _scored(keys, has_term, compounds=not as_written)
+    if not pool:
+        # protesters -> protest: the corpus writes 抗議者 as 抗議 + 者 anyway;
+        # peacekeepers -> peacekeeping.
+        derived = _agent_verb(lemma)
+        if derived:
+            keys.append(derived)
+            pool = _scored([derived], has_term, compounds=not as_written)
+    named = tuple(_names(w, keys, names))
+    return _Slot(
+        w, pool, lemma=lemma if lemma != w else "", named=named, as_written=tuple(as_written)
+    )
 
 
 def _agent_verb(noun: str) -> str | None:
-    """The verb an agent noun is made from (protester -> protest), if JMdict knows it."""
+    """The verb or activity an agent noun is made from (protester -> protest, peacekeeper ->
+    peacekeeping), if JMdict or the glossary knows it."""
     from index import jmdict
 
     if len(noun) < 6 or not noun.endswith(("er", "or", "ist")):
         return None
     stem = noun[:-3] if noun.endswith("ist") else noun[:-2]
-    for cand in (stem, stem + "e", stem[:-1] if stem[-1:] == stem[-2:-1] else ""):
-        if len(cand) >= 4 and jmdict.lookup_scored(cand):
+    doubled = stem[:-1] if stem[-1:] == stem[-2:-1] else ""
+    for cand in (stem, stem + "e", doubled, stem + "ing", doubled and stem + "ing"):
+        if len(cand) >= 4 and (jmdict.lookup_scored(cand) or cand in glossary()):
             return cand
     return None
 

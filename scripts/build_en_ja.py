@@ -31,7 +31,11 @@ For every English key, up to `--cap` JMdict headwords, best first. Keys come fro
   emergency" -- stop words dropped, each word lemmatized, as a question arrives) and, for a
   noun phrase of up to four words, under its head noun ("military occupation" ->
   occupation, "speaker of the house" -> speaker); a two-word noun gloss also under its
-  first word ("capital city" -> capital, "military affairs" -> military), ranked low.
+  first word ("capital city" -> capital, "military affairs" -> military), ranked low;
+* a phrasal verb with its particle, which the stop list would drop ("to carry out" ->
+  "carry out", "breaking out" -> "break out"; english.py finds the particle in the
+  question's text), and a name of two or three words before "of" ("United States of
+  America" -> "united state"), ranked as a head noun.
 
 Headwords are kanji forms (kana forms for kana-only words and senses marked "usually
 written in kana"), skipping irregular spellings, archaic/obsolete senses and dialect.
@@ -108,6 +112,9 @@ SURU_POS = "noun or participle which takes the aux. verb suru"
 # Key kinds and their rank penalties.
 EXACT, INFLECTED, PASSIVE, DERIVED, HEAD, MODIFIER, PHRASE = 0.0, 0.1, 0.15, 0.35, 0.5, 0.6, 0.0
 COMPOUND_PENALTY = 0.4
+
+# Particles of phrasal verbs (break out, set up, call off, pass away, take over, come back).
+PARTICLES = frozenset({"out", "up", "off", "down", "over", "away", "back"})
 
 # Nominalizations -> verb: (suffix, replacements), tried in order; a candidate counts only
 # if JMdict has it as a one-word "to ..." gloss.
@@ -247,6 +254,17 @@ def gloss_keys(
     content = [w for w in words if w not in STOP_WORDS]
     if 2 <= len(content) <= 3 and len(words) <= 5:
         keys.append((" ".join(lemmatize(w, lexicon) for w in content), PHRASE))
+    # "to break out", "breaking out", "to set up": the particle is a stop word but carries
+    # the meaning, so a verb + particle gloss is also kept with it (english.py looks these
+    # up from the question's raw text, where the particle is still there).
+    if len(words) == 2 and words[1] in PARTICLES and words[0] not in STOP_WORDS:
+        keys.append((lemmatize(words[0], lexicon) + " " + words[1], PHRASE))
+    # "United States of America" -> "united state": a name of two or three words before
+    # "of" (the head-noun rule below takes only its last word).
+    if "of" in words[2:]:
+        before = [w for w in words[: words.index("of")] if w not in STOP_WORDS]
+        if 2 <= len(before) <= 3:
+            keys.append((" ".join(lemmatize(w, lexicon) for w in before), HEAD))
     if not is_verb_sense and len(words) <= 4:
         head = words[words.index("of") - 1] if "of" in words[1:] else words[-1]
         if head not in STOP_WORDS and len(head) > 2:

@@ -40,6 +40,10 @@ def test_table_is_shipped_small_and_attributed():
         ("occupy", "占領"),  # from "occupying" / "military occupation"
         ("president", "大統領"),
         ("prime minister", "首相"),  # a phrase key
+        ("carry out", "実行"),  # a phrasal verb keeps its particle
+        ("give up", "諦める"),
+        ("pass away", "死亡"),
+        ("united state", "アメリカ"),  # "United States of America": the name before "of"
         ("kazakhstan", "カザフスタン"),
     ],
 )
