@@ -426,18 +426,23 @@ def load_postings(directory: Path, mmap: bool = True) -> Postings:
     """Map a generation's arrays; raises ValueError when they are missing or inconsistent."""
     try:
         meta = json.loads((directory / "postings.json").read_text())
+        if not isinstance(meta, dict):
+            raise ValueError("postings.json is not an object")
         arrays = {
             name: np.load(directory / f"{name}.npy", mmap_mode="r" if mmap else None)
             for name in ARRAYS
         }
-    except (OSError, ValueError) as exc:
+        consistent = (
+            meta["format"] == FORMAT
+            and len(arrays["doc_len"]) == meta["n"]
+            and len(arrays["offsets"]) == meta["vocabulary"] + 1
+            and len(arrays["docs"]) == len(arrays["tfs"]) == len(arrays["impacts"])
+            and len(arrays["max_impact"]) == meta["vocabulary"]
+            and (not len(arrays["offsets"]) or int(arrays["offsets"][-1]) == len(arrays["docs"]))
+        )
+        params = {key: float(meta[key]) for key in ("k1", "b", "epsilon")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"index arrays in {directory} are missing or unreadable: {exc}") from exc
-    if (
-        meta.get("format") != FORMAT
-        or len(arrays["doc_len"]) != meta["n"]
-        or len(arrays["offsets"]) != meta["vocabulary"] + 1
-        or len(arrays["docs"]) != len(arrays["tfs"])
-        or (len(arrays["offsets"]) and int(arrays["offsets"][-1]) != len(arrays["docs"]))
-    ):
+    if not consistent:
         raise ValueError(f"index arrays in {directory} do not match each other")
-    return Postings(**arrays, k1=meta["k1"], b=meta["b"], epsilon=meta["epsilon"])
+    return Postings(**arrays, **params)
