@@ -172,8 +172,6 @@ CASES: dict[str, Case] = {
 }
 
 ENGINE_REQUESTS = {  # cases the engine does not handle yet; see docs/engine-requests.md
-    "postings_manifest_not_an_object": "engine request 4: load_postings raises AttributeError "
-    "on a postings.json that is not an object (traceback instead of a rebuild)",
     "vectors_of_another_model": "engine request 5: passage vectors of another encoder model "
     "are used silently (question and passages encoded by different models)",
 }
