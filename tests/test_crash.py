@@ -1,4 +1,8 @@
-"""A build killed with SIGKILL at any point leaves the previous index answering."""
+"""A build killed with SIGKILL at any point leaves the previous index answering.
+
+Kills at wall-clock delays (tests/test_faults_crash.py kills at named points); passage
+vectors are off (`--no-rerank`) so the several-second build is tokenizing and writing.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +33,9 @@ def grow_corpus(corpus: Path, copies: int) -> None:
 
 
 def answers(workdir: Path) -> list[list[tuple[str, int]]]:
-    result = run_cli("ask", "--json", cwd=workdir, stdin="\n".join(QUESTIONS) + "\n")
+    result = run_cli(
+        "ask", "--json", "--no-rerank", cwd=workdir, stdin="\n".join(QUESTIONS) + "\n"
+    )
     assert result.returncode == 0, result.stderr
     return [
         [(h["doc"], h["passage"]) for h in json.loads(line)["hits"]]
@@ -52,7 +58,7 @@ def test_killed_build_leaves_previous_index_answering(tmp_path: Path):
     corpus.mkdir()
     for p in BUNDLED.glob("*.txt"):
         (corpus / p.name).write_bytes(p.read_bytes())
-    assert run_cli("index", cwd=workdir).returncode == 0
+    assert run_cli("index", "--no-rerank", cwd=workdir).returncode == 0
     before = answers(workdir)
     db = workdir / "data" / "shirabe.db"
     grow_corpus(corpus, copies=700)
@@ -60,7 +66,7 @@ def test_killed_build_leaves_previous_index_answering(tmp_path: Path):
     interrupted = 0
     for delay in (0.3, 1.5, 3.0, 5.0):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "index"],
+            [sys.executable, "-m", "bot.cli", "index", "--no-rerank"],
             cwd=workdir,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.DEVNULL,
@@ -82,12 +88,12 @@ def test_killed_build_leaves_previous_index_answering(tmp_path: Path):
     assert interrupted >= 3, "the corpus is too small to interrupt the build"
 
     # The next build completes and equals a clean build of the same corpus.
-    result = run_cli("index", cwd=workdir)
+    result = run_cli("index", "--no-rerank", cwd=workdir)
     assert result.returncode == 0, result.stderr
     clean = tmp_path / "clean"
     clean.mkdir()
     (clean / "corpus").symlink_to(corpus, target_is_directory=True)
-    assert run_cli("index", cwd=clean).returncode == 0
+    assert run_cli("index", "--no-rerank", cwd=clean).returncode == 0
     assert answers(workdir) == answers(clean)
     counts = []
     for d in (db, clean / "data" / "shirabe.db"):
