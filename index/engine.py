@@ -37,6 +37,7 @@ from index.search import (
     plan_query,
     rank,
 )
+from index.translate_select import IndexPassages
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +297,8 @@ class Engine:
 
     def _plan_and_rank(self, gen: Generation, query: str, want: int):
         has_term = gen.vocabulary.__contains__
-        plan = plan_query(query, has_term, _LazyNames(gen))
+        corpus = IndexPassages(gen.postings, gen.vocabulary)
+        plan = plan_query(query, has_term, _LazyNames(gen), corpus)
         group_ids = [
             [gen.vocabulary[t] for t in g.terms if t in gen.vocabulary] for g in plan.groups
         ]

@@ -35,7 +35,10 @@ class QType(StrEnum):
 _CUES: list[tuple[re.Pattern[str], QType]] = [
     (re.compile(p), t)
     for p, t in [
-        (r"\bhow\s+(?:many|much|long|old|far|large|big|often|high|tall|deep|wide|heavy)\b", QType.HOW_MANY),
+        (
+            r"\bhow\s+(?:many|much|long|old|far|large|big|often|high|tall|deep|wide|heavy)\b",
+            QType.HOW_MANY,
+        ),
         (r"\bwhat\s+(?:number|percentage|proportion|share|amount)\b", QType.HOW_MANY),
         (
             r"\b(?:what|which)\s+(?:is|was|are|were)\s+(?:the\s+)?(?:[a-z]+'s\s+)?"

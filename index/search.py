@@ -24,6 +24,7 @@ from index.passages import split_sentences
 from index.qtype import _TITLE as _BARE_TITLE
 from index.qtype import QType, answer_spans, detect, expected_units
 from index.tokenize import tokenize, tokenize_spans
+from index.translate_select import Passages
 
 MAX_GROUPS = 64  # a pasted essay is searched by its first 64 distinct words
 # Tuned with scripts/tune_rerank.py on the dev split of tests/data/questions.jsonl; the
@@ -59,11 +60,16 @@ class QueryPlan:
 
 
 def plan_query(
-    question: str, has_term: Callable[[str], bool], names: NameIndex | None = None
+    question: str,
+    has_term: Callable[[str], bool],
+    names: NameIndex | None = None,
+    corpus: Passages | None = None,
 ) -> QueryPlan:
-    """Tokenize the question, translate its English words, and detect what it asks for."""
+    """Tokenize the question, translate its English words, and detect what it asks for.
+
+    `corpus` (the index's passages) lets the translation prefer senses that go together."""
     terms = list(dict.fromkeys(tokenize(question)))[: MAX_GROUPS * 2]
-    groups, translations = english_groups(terms, has_term, names)
+    groups, translations = english_groups(terms, has_term, names, text=question, corpus=corpus)
     qtype = detect(question)
     units = expected_units(question) if qtype is QType.HOW_MANY else None
     return QueryPlan(groups[:MAX_GROUPS], translations, qtype, units)

@@ -16,7 +16,7 @@ from index.english import TermGroup
 from index.evaluate import evaluate, format_table, load_questions
 
 
-def plain_groups(terms, has_term, names, max_alternatives=6):
+def plain_groups(terms, has_term, names, max_alternatives=6, **_):
     return [TermGroup(t, (t,), "term") for t in terms], {}
 
 
