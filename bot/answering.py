@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -26,6 +27,18 @@ log = logging.getLogger(__name__)
 # Discord drops an interaction not answered within 3 s of *its* clock; give up waiting for a
 # quick answer well before that and send "thinking…" instead.
 DEFER_AFTER_SECONDS = 1.5
+
+# Questions the engine works on at once, from all users together; the rest wait their turn in
+# arrival order (a flood from one user is cut by the per-user cooldown before it gets here).
+# Each question is CPU work in a worker thread, and beyond a few at once on a small machine
+# they only fight over the GIL with the event loop: 200 questions at once during a /reindex
+# stalled the loop -- every Discord heartbeat and reply -- for 170 ms, at 4 for under 50 ms
+# (measured on two cores; tests/test_faults_load.py keeps it under 100 ms).
+MAX_CONCURRENT_QUESTIONS = 4
+
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
 
 ReplyKind = Literal["answer", "declined", "problem", "cooldown"]
 
@@ -77,9 +90,21 @@ def precheck(
     return None
 
 
+def question_slots() -> asyncio.Semaphore:
+    """The bound on questions in the engine at once (see MAX_CONCURRENT_QUESTIONS), one per
+    event loop: a semaphore belongs to the loop that first waits on it."""
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(MAX_CONCURRENT_QUESTIONS)
+    return slots
+
+
 async def ask(engine: Engine, question: str, *, k: int, lang: Lang) -> Reply:
-    """Ask the engine and render its answer (or its explanation of a bad question)."""
-    answer = await engine.ask(question, k)
+    """Ask the engine, within the global bound, and render its answer (or its explanation
+    of a bad question)."""
+    async with question_slots():
+        answer = await engine.ask(question, k)
     if answer.problem:
         return Reply("problem", content=render_problem(answer), answer=answer)
     kind: ReplyKind = "answer" if answer.hits else "declined"

@@ -47,7 +47,8 @@ class SearchPager(discord.ui.View):
 
     async def page(self, offset: int) -> discord.Embed:
         """Render the page at `offset` and set the buttons to what is reachable from it."""
-        answer = await self.bot.engine.search(self.query, k=PAGE_SIZE, offset=offset)
+        async with answering.question_slots():
+            answer = await self.bot.engine.search(self.query, k=PAGE_SIZE, offset=offset)
         self.offset = offset
         self.previous.disabled = offset == 0
         self.next.disabled = not has_next_page(answer, offset)
