@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -132,22 +133,36 @@ class Engine:
         if rerank and not semantic.available():
             raise semantic.EncoderMissing("re-ranking is on")
         notices: list[str] = []
-        try:
-            db = await store.connect(db_path, create=build_if_missing)
-        except store.StoreError as exc:
-            if not build_if_missing or not db_path.exists():
+        for attempt in (1, 2):
+            try:
+                db = await store.connect(db_path, create=build_if_missing)
+            except store.DamagedStore as exc:
+                if not build_if_missing or not db_path.exists() or attempt == 2:
+                    raise
+                notices.append(cls._set_aside(db_path, exc))
+                continue
+            engine = cls(corpus, db_path, db, rerank)
+            engine.notices = notices
+            try:
+                await engine._load_or_build(build_if_missing, progress)
+            except sqlite3.DatabaseError as exc:
+                await db.close()
+                # Damage past the first pages only shows when rows are read.
+                if not store.is_damage(exc) or not build_if_missing or attempt == 2:
+                    raise store.describe_damage(db_path, exc) from exc
+                notices.append(cls._set_aside(db_path, exc))
+                continue
+            except BaseException:
+                await db.close()
                 raise
-            moved = store.quarantine(db_path)
-            notices.append(f"{exc}; moved it to {moved.name} and rebuilding")
-            db = await store.connect(db_path)
-        engine = cls(corpus, db_path, db, rerank)
-        engine.notices = notices
-        try:
-            await engine._load_or_build(build_if_missing, progress)
-        except BaseException:
-            await db.close()
-            raise
-        return engine
+            return engine
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _set_aside(db_path: Path, exc: Exception) -> str:
+        """Move a damaged database aside (never delete it) and say so."""
+        moved = store.quarantine(db_path)
+        return f"{exc}; moved it to {moved.name} and rebuilding"
 
     async def _load_or_build(self, build_if_missing: bool, progress) -> None:
         meta = await store.read_meta(self._db)
@@ -188,6 +203,11 @@ class Engine:
         previous = self._generation.vocabulary if self._generation else {}
         vocabulary = await self._load_vocabulary(previous, postings.vocabulary_size)
         stored = vectors.load(directory, postings.n)
+        current_model = semantic.model_name() if self.rerank is not False else None
+        if stored and current_model and stored[1] != current_model:
+            raise ValueError(
+                f"passage vectors in {directory} were made by {stored[1]}, not {current_model}"
+            )
         return Generation(
             number,
             postings,

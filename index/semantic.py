@@ -126,6 +126,17 @@ class Encoder:
         return _normalise(out)
 
 
+def model_name() -> str | None:
+    """The name `Encoder.load().name` will have, without loading the weights (None when the
+    package is absent): an index's vectors are only usable with the same model."""
+    if not available():
+        return None
+    try:
+        return f"{MODEL_ID}/{PACKAGE}=={metadata.version(PACKAGE)}"
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def _package_version(module: Any) -> str:
     """The installed distribution's version; the module's own attribute as a fallback."""
     try:
