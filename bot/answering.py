@@ -100,9 +100,20 @@ def question_slots() -> asyncio.Semaphore:
     return slots
 
 
+def clean_question(question: str) -> str:
+    """`question` with lone surrogates (U+D800-DFFF) as U+FFFD.
+
+    JSON lets a client send "\\ud800", and a terminal in the POSIX locale turns invalid UTF-8
+    into such surrogates; no text encoder takes them (the tagger raises UnicodeEncodeError,
+    and so would a reply that echoes them), so they are replaced before anything sees them.
+    """
+    return question.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 async def ask(engine: Engine, question: str, *, k: int, lang: Lang) -> Reply:
     """Ask the engine, within the global bound, and render its answer (or its explanation
     of a bad question)."""
+    question = clean_question(question)
     async with question_slots():
         answer = await engine.ask(question, k)
     if answer.problem:

@@ -112,11 +112,18 @@ async def _ask(args) -> int:
 
 
 async def _answer_one(engine: Engine, question: str, args) -> None:
-    answer = await engine.ask(question, args.k)
+    answer = await engine.ask(_as_typed(question), args.k)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
         print(render_answer(answer, color=sys.stdout.isatty()))
+
+
+def _as_typed(question: str) -> str:
+    """The question's bytes decoded as UTF-8, invalid ones as U+FFFD: in the POSIX locale
+    Python hands argv and stdin over with invalid bytes as lone surrogates (surrogateescape),
+    which no text encoder takes."""
+    return question.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 async def _eval(args) -> int:

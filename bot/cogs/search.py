@@ -105,7 +105,7 @@ class Search(commands.Cog):
         if early is not None:
             await interaction.response.send_message(**early.send_kwargs(), ephemeral=True)
             return
-        pager = SearchPager(self.bot, query, lang)
+        pager = SearchPager(self.bot, answering.clean_question(query), lang)
         pager.origin = interaction
 
         async def first_page() -> Reply:
