@@ -121,10 +121,46 @@ static PyObject *topk(PyObject *self, PyObject *args) {
     const double *norm = norm_view.buf;
     Py_BEGIN_ALLOW_THREADS
     qsort(lists, m, sizeof(List), cmp_ub);
+    /* Seed: when one list is much shorter than the rest, score its passages exactly first
+     * (the others only looked up), so the threshold starts high instead of at zero and the
+     * long lists are skipped rather than scanned. Passages holding the seed's term are then
+     * final; the MaxScore pass below only considers passages without it. */
+    List seed = {0};
+    int seeded = 0;
+    if (m >= 2 && k > 0) {
+        Py_ssize_t r = 0, shortest_other = PY_SSIZE_T_MAX;
+        for (Py_ssize_t i = 1; i < m; i++) if (lists[i].len < lists[r].len) r = i;
+        for (Py_ssize_t i = 0; i < m; i++)
+            if (i != r && lists[i].len < shortest_other) shortest_other = lists[i].len;
+        if (lists[r].len * 8 <= shortest_other) {
+            seed = lists[r];
+            memmove(&lists[r], &lists[r + 1], (size_t)(m - r - 1) * sizeof(List));
+            m -= 1;
+            seeded = 1;
+        }
+    }
     double acc = 0;
     for (Py_ssize_t i = 0; i < m; i++) { acc += lists[i].ub; prefix[i] = acc; }
-    Py_ssize_t e = 0;          /* lists[0..e) are non-essential */
     double theta = -1.0;       /* the k-th best score once the heap is full */
+    if (seeded) {
+        for (Py_ssize_t s = 0; s < seed.len; s++) {
+            int32_t d = seed.docs[s];
+            double score = contrib(&seed, s, norm, k1);
+            for (Py_ssize_t i = m - 1; i >= 0; i--) {
+                if (filled == k && score + prefix[i] < theta) break;
+                List *l = &lists[i];
+                l->pos = seek(l, d);
+                if (l->pos < l->len && l->docs[l->pos] == d) score += contrib(l, l->pos, norm, k1);
+            }
+            Entry cand = {score, d};
+            if (filled < k) { heap[filled] = cand; sift_up(heap, filled); filled++; }
+            else if (worse(&heap[0], &cand)) { heap[0] = cand; sift_down(heap, k, 0); }
+            if (filled == k) theta = heap[0].score;
+        }
+        for (Py_ssize_t i = 0; i < m; i++) lists[i].pos = 0;
+        seed.pos = 0;
+    }
+    Py_ssize_t e = 0;          /* lists[0..e) are non-essential */
     for (;;) {
         while (filled == k && e < m && prefix[e] < theta) e++;
         if (e >= m || k == 0) break;
@@ -133,6 +169,15 @@ static PyObject *topk(PyObject *self, PyObject *args) {
             if (lists[i].pos < lists[i].len && lists[i].docs[lists[i].pos] < d)
                 d = lists[i].docs[lists[i].pos];
         if (d == INT32_MAX) break;
+        if (seeded) {
+            seed.pos = seek(&seed, d);
+            if (seed.pos < seed.len && seed.docs[seed.pos] == d) {  /* scored exactly already */
+                for (Py_ssize_t i = e; i < m; i++)
+                    if (lists[i].pos < lists[i].len && lists[i].docs[lists[i].pos] == d)
+                        lists[i].pos++;
+                continue;
+            }
+        }
         double score = 0;
         for (Py_ssize_t i = e; i < m; i++) {
             List *l = &lists[i];
@@ -154,6 +199,7 @@ static PyObject *topk(PyObject *self, PyObject *args) {
         }
         if (filled == k) theta = heap[0].score;
     }
+    if (seeded) { lists[m] = seed; m += 1; }  /* back in its slot: every buffer is released */
     qsort(heap, filled, sizeof(Entry), cmp_entry_best_first);
     Py_END_ALLOW_THREADS
     {
