@@ -255,6 +255,9 @@ class Engine:
         gen = self.generation
         k = max(1, min(int(k), MAX_K))
         offset = max(0, int(offset))
+        # Lone surrogates (JSON "\ud800" escapes, argv under LANG=C) are valid str but not
+        # UTF-8, which the tagger needs: they become U+FFFD, other text is unchanged.
+        query = query.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
         problem = _question_problem(query)
         if problem:
             return Answer(query, [], [], _ms(started), problem=problem)
