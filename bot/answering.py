@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -27,6 +28,11 @@ log = logging.getLogger(__name__)
 # Discord drops an interaction not answered within 3 s of *its* clock; give up waiting for a
 # quick answer well before that and send "thinking…" instead.
 DEFER_AFTER_SECONDS = 1.5
+
+# An interaction's token (and with it every follow-up) is valid for 15 minutes; a reply due
+# later -- a long /reindex -- goes to the channel instead. The margin covers the request itself.
+INTERACTION_TOKEN_SECONDS = 15 * 60
+TOKEN_MARGIN_SECONDS = 30
 
 # Questions the engine works on at once, from all users together; the rest wait their turn in
 # arrival order (a flood from one user is cut by the per-user cooldown before it gets here).
@@ -179,3 +185,48 @@ async def send_notice(interaction: discord.Interaction, content: str) -> None:
         await interaction.followup.send(**kwargs)
     else:
         await interaction.response.send_message(**kwargs)
+
+
+def token_alive(started: float, now: float | None = None) -> bool:
+    """Whether an interaction received at `started` (time.monotonic) can still be followed up."""
+    now = time.monotonic() if now is None else now
+    return now - started < INTERACTION_TOKEN_SECONDS - TOKEN_MARGIN_SECONDS
+
+
+async def report_back(
+    interaction: discord.Interaction, reply: Reply, *, started: float, lang: Lang
+) -> None:
+    """Follow up on a deferred interaction, or -- once its token has expired, or Discord says
+    the webhook is gone (401/404 "Unknown Webhook") -- post the reply in its channel, naming
+    who asked (without pinging them), so a long operation's result is never lost."""
+    if token_alive(started):
+        try:
+            await interaction.followup.send(**reply.send_kwargs(), wait=True)
+            return
+        except (discord.NotFound, discord.HTTPException) as exc:
+            if exc.status not in (401, 404):
+                raise
+            log.warning("interaction token no longer valid (%s); replying in the channel", exc)
+    await post_in_channel(interaction, reply, lang)
+
+
+async def post_in_channel(interaction: discord.Interaction, reply: Reply, lang: Lang) -> None:
+    channel = interaction.channel
+    if channel is None and interaction.channel_id is not None:
+        channel = interaction.client.get_partial_messageable(interaction.channel_id)
+    if channel is None:
+        log.error("cannot report back: interaction %s has no channel", interaction.id)
+        return
+    kwargs = reply.send_kwargs()
+    intro = text("late_reply", lang, user=interaction.user.mention, command=_command(interaction))
+    kwargs["content"] = fit_message(
+        f"{intro}\n{kwargs['content']}" if kwargs["content"] else intro, []
+    )[0]
+    try:
+        await channel.send(**kwargs)
+    except discord.HTTPException:
+        log.exception("could not post the late reply in channel %s", interaction.channel_id)
+
+
+def _command(interaction: discord.Interaction) -> str:
+    return f"/{interaction.command.name}" if interaction.command else "/?"

@@ -18,6 +18,7 @@ class Cooldown:
         self.seconds = seconds
         self._clock = clock
         self._last: dict[int, float] = {}
+        self._notified: dict[int, float] = {}  # user -> when they were last told to wait
 
     def retry_after(self, user_id: int) -> float | None:
         """Seconds the user still has to wait, or None after recording this question as theirs.
@@ -34,3 +35,22 @@ class Cooldown:
         if len(self._last) > 10_000:  # forget users whose cooldown has long passed
             self._last = {u: t for u, t in self._last.items() if now - t < self.seconds}
         return None
+
+    def may_notify(self, user_id: int) -> bool:
+        """Whether a notice to this user ("please wait", "that is not a question") may go out
+        now: at most one per `seconds`, recorded when allowed.
+
+        A flood of channel messages must not become a flood of replies: they would spend the
+        channel's rate limit (5 messages / 5 s) that other users' answers need. Slash
+        commands are always answered (privately), since Discord wants every one answered.
+        """
+        if self.seconds <= 0:
+            return True
+        now = self._clock()
+        last = self._notified.get(user_id)
+        if last is not None and now - last < self.seconds:
+            return False
+        self._notified[user_id] = now
+        if len(self._notified) > 10_000:
+            self._notified = {u: t for u, t in self._notified.items() if now - t < self.seconds}
+        return True

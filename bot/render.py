@@ -80,6 +80,14 @@ TEXT: dict[str, dict[Lang, str]] = {
         "ja": "再インデックスはすでに実行中です。終わってからもう一度どうぞ。",
     },
     "reindex_done": {"en": "Reindex finished", "ja": "再インデックス完了"},
+    "reindex_failed": {
+        "en": "The reindex failed: {reason}",
+        "ja": "再インデックスに失敗しました: {reason}",
+    },
+    "late_reply": {
+        "en": "{command} by {user} has finished:",
+        "ja": "{user} さんの {command} が完了しました:",
+    },
     "reindex_kept": {"en": "Index kept unchanged", "ja": "インデックスは変更されませんでした"},
     "no_document": {
         "en": "No document named “{name}”.",

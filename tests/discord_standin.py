@@ -6,6 +6,10 @@ messages, typing) and a gateway websocket (HELLO, IDENTIFY → READY + GUILD_CRE
 RESUME → replay + RESUMED, zlib-stream compression). Tests drive it by dispatching gateway
 events (`interaction`, `message`, `click`...) and assert on `calls`, the REST requests the bot
 made. Unknown routes answer 404 and are recorded, so a test can notice a call it did not expect.
+
+Faults on request: `rate_limit_once` answers one matching request with 429 + retry_after,
+`token_lifetime` makes interaction follow-ups fail with 404 Unknown Webhook (token expiry), and
+`invalidate_session` forces a full re-IDENTIFY on the next reconnect.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import itertools
 import json
 import re
 import secrets
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +61,7 @@ class Call:
     query: dict[str, str]
     body: Any  # parsed JSON (or multipart payload_json), None when empty
     status: int = 200
+    at: float = field(default_factory=time.monotonic)  # when the request arrived
 
     def message_body(self) -> Json | None:
         """The message this call sent or edited, if it carries one."""
@@ -68,6 +74,16 @@ class Call:
             self.method in ("POST", "PATCH")
         )
         return self.body if (is_webhook_send or is_channel_send) else None
+
+
+@dataclass
+class RateLimit:
+    """One 429 to answer, on the next request whose method and path match."""
+
+    method: str
+    pattern: str  # a regular expression for the path (without the /api/v10 prefix)
+    retry_after: float
+    is_global: bool = False
 
 
 @dataclass
@@ -122,6 +138,11 @@ class DiscordStandIn:
         self._interaction_channels: dict[str, int] = {}  # interaction token → channel id
         self.session: Session | None = None
         self.connection: Connection | None = None
+        self.rate_limits: list[RateLimit] = []  # 429s still to answer, see rate_limit_once
+        # Interaction tokens older than this many seconds get 404 Unknown Webhook on follow-ups
+        # and edits, as real tokens do after 15 minutes (None: they never expire).
+        self.token_lifetime: float | None = None
+        self._token_born: dict[str, float] = {}
         self._ids = itertools.count(1_000_000_000_000_000_001)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -163,6 +184,9 @@ class DiscordStandIn:
             body = json.loads(raw) if raw else None
         call = Call(request.method, path, dict(request.query), body)
         self.calls.append(call)
+        refused = self._rate_limited(call) or self._expired_token(call)
+        if refused is not None:
+            return refused
         authed = request.headers.get("Authorization") == f"Bot {self.token}"
         for method, pattern, handler, needs_auth in self._routes():
             match = re.fullmatch(pattern, path)
@@ -177,6 +201,50 @@ class DiscordStandIn:
                 return _json(result)
         call.status = 404
         return _json({"message": "404: Not Found", "code": 0}, 404)
+
+    def rate_limit_once(
+        self, method: str, pattern: str, retry_after: float, *, is_global: bool = False
+    ) -> None:
+        """Answer the next `method` request whose path matches `pattern` with 429 and
+        `retry_after`, the way Discord does (a `Via` header: without one discord.py takes a 429
+        for a Cloudflare ban and gives up)."""
+        self.rate_limits.append(RateLimit(method, pattern, retry_after, is_global))
+
+    def _rate_limited(self, call: Call) -> web.Response | None:
+        for limit in self.rate_limits:
+            if limit.method == call.method and re.fullmatch(limit.pattern, call.path):
+                self.rate_limits.remove(limit)
+                call.status = 429
+                body = {
+                    "message": "You are being rate limited.",
+                    "retry_after": limit.retry_after,
+                    "global": limit.is_global,
+                }
+                headers = {
+                    "Via": "1.1 google",
+                    "X-RateLimit-Limit": "5",
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset-After": str(limit.retry_after),
+                    "X-RateLimit-Bucket": "stand-in-bucket",
+                    "X-RateLimit-Scope": "global" if limit.is_global else "user",
+                }
+                return _json(body, 429, headers)
+        return None
+
+    def _expired_token(self, call: Call) -> web.Response | None:
+        match = re.fullmatch(rf"/webhooks/{self.app_id}/([^/]+)(/.*)?", call.path)
+        if self.token_lifetime is None or match is None:
+            return None
+        born = self._token_born.get(match.group(1))
+        if born is None or time.monotonic() - born <= self.token_lifetime:
+            return None
+        call.status = 404
+        return _json({"message": "Unknown Webhook", "code": 10015}, 404)
+
+    def invalidate_session(self) -> None:
+        """Forget the gateway session, so the next RESUME is refused (op 9) and the bot must
+        IDENTIFY again and get a new READY -- a full reconnect, not a resume."""
+        self.session = None
 
     def _routes(self) -> list[tuple[str, str, Callable[..., Any], bool]]:
         app, snowflake, token = str(self.app_id), r"(\d+)", r"([^/]+)"
@@ -502,6 +570,7 @@ class DiscordStandIn:
     ) -> Json:
         token = "itoken-" + secrets.token_hex(12)
         self._interaction_channels[token] = channel_id
+        self._token_born[token] = time.monotonic()
         payload = {
             "id": str(self.next_id()),
             "application_id": str(self.app_id),
@@ -590,10 +659,12 @@ class DiscordStandIn:
         return [b for c in list(self.calls) if (b := c.message_body()) is not None]
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # discord.py parses JSON only when the content type is exactly "application/json".
     return web.Response(
-        body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"}
+        body=json.dumps(data).encode(),
+        status=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
 
 

@@ -93,7 +93,8 @@ class Questions(commands.Cog):
             lang=lang,
         )
         if early is not None:
-            await self.send(message, early)
+            if self.bot.cooldown.may_notify(message.author.id):  # not one reply per flood item
+                await self.send(message, early)
             return
         async with message.channel.typing():
             reply = await answering.ask(self.bot.engine, question, k=config.top_k, lang=lang)

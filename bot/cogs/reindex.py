@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import discord
@@ -13,8 +14,9 @@ from discord.ext import commands
 from bot import answering
 from bot.answering import Reply
 from bot.checks import is_admin
-from bot.render import lang_for_locale, render_reindex, text
+from bot.render import lang_for_locale, plain, render_reindex, text
 from index.engine import ReindexRunning
+from index.store import StoreError
 
 if TYPE_CHECKING:
     from bot.app import Shirabe
@@ -42,12 +44,18 @@ class Reindex(commands.Cog):
             await answering.send_notice(interaction, text("reindex_running", lang))
             return
         self.busy = True
+        started = time.monotonic()
         try:
             # A rebuild takes seconds to minutes: always defer, then follow up with the report.
             await interaction.response.defer(thinking=True)
             report = await engine.reindex()
         except ReindexRunning:  # e.g. `shirabe index` is building the same database
             await answering.send_notice(interaction, text("reindex_running", lang))
+            return
+        except StoreError as exc:  # the database is damaged, locked or read-only
+            log.error("reindex failed: %s", exc)
+            failed = Reply("problem", content=text("reindex_failed", lang, reason=plain(str(exc))))
+            await answering.report_back(interaction, failed, started=started, lang=lang)
             return
         finally:
             self.busy = False
@@ -57,7 +65,7 @@ class Reindex(commands.Cog):
             report.seconds,
         )
         reply = Reply("answer", embeds=[render_reindex(report, lang)])
-        await interaction.followup.send(**reply.send_kwargs(), wait=True)
+        await answering.report_back(interaction, reply, started=started, lang=lang)
 
 
 async def setup(bot: Shirabe) -> None:
