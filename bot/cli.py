@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from bot.terminal import ProgressBar, render_answer, render_report
-from index.build import BuildRunning, EmptyCorpus, build_index
+from index.build import BuildFailed, BuildRunning, EmptyCorpus, build_index
 from index.engine import Engine
 from index.evaluate import (
     decline_curve,
@@ -37,6 +37,7 @@ EXPECTED = (
     StoreError,
     TokenizerMissing,
     BuildRunning,
+    BuildFailed,
     EmptyCorpus,
     FileNotFoundError,
     ValueError,

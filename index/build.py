@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -49,6 +50,7 @@ FAULT_POINTS = (
     "after_publish_before_commit",  # the new generation directory is in place, not yet live
     "after_commit_before_cleanup",  # the new generation is live, the old directory remains
 )
+WORKER_FAULT = "tokenizer_worker"  # a tokenizing worker process dies (the OOM killer's pick)
 
 
 def fault(point: str) -> None:
@@ -63,6 +65,10 @@ class BuildRunning(RuntimeError):
 
 class EmptyCorpus(RuntimeError):
     """The corpus yields no passages: BM25 is undefined, so the old index is kept."""
+
+
+class BuildFailed(RuntimeError):
+    """The build could not finish (a worker process died); the previous index stays live."""
 
 
 def index_settings() -> dict[str, str]:
@@ -128,6 +134,7 @@ def analyse(text: str, local: dict[str, int], out_ids: list[int]) -> list[Analys
 
 def analyse_batch(texts: list[str]) -> AnalysedBatch:
     """Runs in a worker process for big builds (a thread for small ones)."""
+    fault(WORKER_FAULT)
     local: dict[str, int] = {}
     ids: list[int] = []
     passages = [analyse(t, local, ids) for t in texts]
@@ -360,8 +367,14 @@ class Builder:
                 done_bytes += await self._store_batch(db, gen, in_flight.popleft(), vocab, live)
                 self._tokenized(done_bytes, total)
                 fault("mid_tokenize")
+        except BrokenProcessPool as exc:
+            raise BuildFailed(
+                "a tokenizing worker process died (killed, or out of memory?); the previous "
+                "index is still live: run the build again, with more memory if it recurs"
+            ) from exc
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
+            _discard(in_flight)
         self._tokenized(total, total)
 
     def _tokenized(self, done: int, total: int) -> None:
@@ -552,6 +565,15 @@ def _publish(tmp: Path, target: Path) -> None:
 async def _load_vocabulary(db: aiosqlite.Connection) -> dict[str, int]:
     async with db.execute("SELECT term, id FROM terms") as cur:
         return dict(await cur.fetchall())  # C-speed: no per-row Python in the event loop
+
+
+def _discard(in_flight: deque) -> None:
+    """Cancel batches still in flight after a failure, and mark their errors as seen: a dead
+    worker fails every pending future, and asyncio would log each one's traceback."""
+    for _, future in in_flight:
+        if not future.cancel() and not future.cancelled():
+            future.exception()
+    in_flight.clear()
 
 
 def _first_column(rows: list[tuple]) -> np.ndarray:

@@ -291,6 +291,15 @@ def test_a_reindex_outliving_its_token_reports_in_the_channel(bot: Bot) -> None:
     assert_no_mentions(post.body)
 
 
+def test_follow_ups_stop_before_the_token_expires() -> None:
+    """Past 15 minutes less a margin, a late reply goes straight to the channel."""
+    from bot.answering import INTERACTION_TOKEN_SECONDS, TOKEN_MARGIN_SECONDS, token_alive
+
+    assert INTERACTION_TOKEN_SECONDS == 15 * 60
+    assert token_alive(100.0, now=100.0 + INTERACTION_TOKEN_SECONDS - TOKEN_MARGIN_SECONDS - 1)
+    assert not token_alive(100.0, now=100.0 + INTERACTION_TOKEN_SECONDS - TOKEN_MARGIN_SECONDS)
+
+
 def test_a_full_reconnect_does_not_sync_commands_again(bot: Bot) -> None:
     s = bot.standin
     ready_before = len(bot.sent_events("READY"))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from index.build import FAULT_ENV, FAULT_POINTS
+from index.build import FAULT_ENV, FAULT_POINTS, WORKER_FAULT
 from tests.conftest import BUNDLED, ROOT, run_cli
 
 pytestmark = pytest.mark.slow
@@ -63,11 +63,10 @@ def build(workdir: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def killed_build(workdir: Path, point: str) -> None:
-    """`shirabe index` that kills itself at `point`; its tokenizing workers die with it.
-
-    Output goes to a file, not a pipe: orphaned workers would hold a pipe open forever."""
-    log = workdir / f"killed-{point}.log"
+def faulty_build(workdir: Path, point: str) -> tuple[int | None, str]:
+    """`shirabe index` with SHIRABE_FAULT=point: (exit code, stderr). Output goes to a file,
+    not a pipe: orphaned workers would hold a pipe open forever; they are killed after."""
+    log = workdir / f"fault-{point}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", *BUILD],
@@ -85,10 +84,13 @@ def killed_build(workdir: Path, point: str) -> None:
             except ProcessLookupError:
                 pass
             proc.wait()
-    assert proc.returncode == -signal.SIGKILL, (
-        f"the build never reached {point} (exit {proc.returncode}): "
-        + log.read_text(errors="replace")[-2000:]
-    )
+    return proc.returncode, log.read_text(errors="replace")
+
+
+def killed_build(workdir: Path, point: str) -> None:
+    """`shirabe index` that kills itself at `point`; its tokenizing workers die with it."""
+    code, stderr = faulty_build(workdir, point)
+    assert code == -signal.SIGKILL, f"the build never reached {point} (exit {code}): {stderr}"
 
 
 def integrity(db: Path) -> str:
@@ -183,6 +185,12 @@ def test_kill_at_every_build_point_keeps_the_index_consistent(tmp_path: Path) ->
         assert live_generation(db) == 1, point
         assert "000001" in generation_dirs(db), point
         assert answers(workdir) == before, f"killed at {point}"
+
+    code, stderr = faulty_build(workdir, WORKER_FAULT)  # a tokenizing worker is killed
+    assert code == 2 and "tokenizing worker process died" in stderr, (code, stderr[-2000:])
+    assert "Traceback" not in stderr
+    assert integrity(db) == "ok" and live_generation(db) == 1
+    assert answers(workdir) == before, "killed worker"
 
     killed_build(workdir, "after_commit_before_cleanup")
     assert integrity(db) == "ok"

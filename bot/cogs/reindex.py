@@ -15,6 +15,7 @@ from bot import answering
 from bot.answering import Reply
 from bot.checks import is_admin
 from bot.render import lang_for_locale, plain, render_reindex, text
+from index.build import BuildFailed
 from index.engine import ReindexRunning
 from index.store import StoreError
 
@@ -52,7 +53,7 @@ class Reindex(commands.Cog):
         except ReindexRunning:  # e.g. `shirabe index` is building the same database
             await answering.send_notice(interaction, text("reindex_running", lang))
             return
-        except StoreError as exc:  # the database is damaged, locked or read-only
+        except (StoreError, BuildFailed) as exc:  # a damaged or locked database, a dead worker
             log.error("reindex failed: %s", exc)
             failed = Reply("problem", content=text("reindex_failed", lang, reason=plain(str(exc))))
             await answering.report_back(interaction, failed, started=started, lang=lang)
