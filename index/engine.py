@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,6 +113,10 @@ class Engine:
         self.min_support = MIN_SUPPORT
         self._generation: Generation | None = None
         self._reindex_lock = asyncio.Lock()
+        # Questions' CPU work runs on at most one thread per core: more threads only fight
+        # the event loop for the GIL (the bot's heartbeats and replies would wait).
+        self._executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
+        self._data_version: int | None = None  # to notice other processes' commits
         self.notices: list[str] = []  # messages for the user about what opening did
         # Below these, "nothing relevant" (eval sets them to 0 and sweeps afterwards).
         self.min_coverage: float | None = None  # None: the default for the mode in use
@@ -234,6 +240,7 @@ class Engine:
         await asyncio.to_thread(lambda: (jmdict.load(), gen.names()))
 
     async def close(self) -> None:
+        self._executor.shutdown(wait=False)
         await self._db.close()
 
     # ---- questions -------------------------------------------------------------------
@@ -252,6 +259,7 @@ class Engine:
 
     async def _answer(self, query: str, k: int, offset: int, count: bool = False) -> Answer:
         started = time.perf_counter()
+        await self._follow_other_builds()
         gen = self.generation
         k = max(1, min(int(k), MAX_K))
         offset = max(0, int(offset))
@@ -261,16 +269,16 @@ class Engine:
         problem = _question_problem(query)
         if problem:
             return Answer(query, [], [], _ms(started), problem=problem)
-        plan, ranked = await asyncio.to_thread(self._plan_and_rank, gen, query, k + offset)
+        plan, ranked = await self._run(self._plan_and_rank, gen, query, k + offset)
         if ranked.pool and self._reranking(gen):
-            sims = await asyncio.to_thread(self._similarities, gen, query, ranked)
+            sims = await self._run(self._similarities, gen, query, ranked)
             search.rerank(ranked, sims, self.rerank_weight)
         wanted = (
             ranked.pool[: search.RERANK_POOL] if plan.qtype else ranked.pool[offset : offset + k]
         )
         rows = await self._passage_rows([int(gen.passage_ids[c.index]) for c in wanted])
         texts = {c.index: rows[int(gen.passage_ids[c.index])]["text"] for c in wanted}
-        await asyncio.to_thread(search.prefer_answers, ranked, texts, plan)
+        await self._run(search.prefer_answers, ranked, texts, plan)
         facts = {
             "query_terms": [g.label for g in plan.groups],
             "translations": plan.translations,
@@ -299,7 +307,7 @@ class Engine:
                 ]
             )
         )
-        hits = await asyncio.to_thread(self._hits, gen, plan, ranked, rows, page, offset)
+        hits = await self._run(self._hits, gen, plan, ranked, rows, page, offset)
         return Answer(query, hits=hits, took_ms=_ms(started), **facts)
 
     def _min_coverage(self, ranked: search.Ranked) -> float:
@@ -307,6 +315,33 @@ class Engine:
             return self.min_coverage
         reranked = ranked.best_similarity is not None
         return search.MIN_COVERAGE_RERANKED if reranked else MIN_COVERAGE
+
+    async def _run(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def _follow_other_builds(self) -> None:
+        """Pick up a generation another process (`shirabe index`) published meanwhile.
+
+        `PRAGMA data_version` changes only when another connection has committed, so the
+        common case costs one tiny query; the next build sweeps the rows of an old
+        generation, so an engine must not keep answering from it."""
+        if self._reindex_lock.locked():
+            return
+        async with self._db.execute("PRAGMA data_version") as cur:
+            version = (await cur.fetchone())[0]
+        if version == self._data_version:
+            return
+        self._data_version = version
+        async with self._db.execute("SELECT value FROM meta WHERE key = 'generation'") as cur:
+            row = await cur.fetchone()
+        number = int(row[0]) if row else 0
+        if number > self.generation.number:
+            async with self._reindex_lock:
+                if number > self.generation.number:
+                    try:
+                        self._generation = await self._load_generation(number)
+                    except ValueError as exc:  # being replaced right now: keep the current one
+                        log.warning("could not load generation %s yet: %s", number, exc)
 
     def _reranking(self, gen: Generation) -> bool:
         return self.rerank is not False and gen.vectors is not None

@@ -206,12 +206,6 @@ def test_k_beyond_the_number_of_passages(tmp_path: Path) -> None:
     assert past.hits == [] and far.hits == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="engine request 9: an engine keeps answering from its own generation, whose rows "
-    "a second build by another process sweeps",
-)
 def test_builds_by_another_process_while_serving(tmp_path: Path) -> None:
     """`shirabe index` beside a running bot, twice: the bot must keep answering."""
     corpus = tmp_path / "corpus"
