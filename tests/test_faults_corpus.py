@@ -81,8 +81,8 @@ def hostile_corpus(root: Path) -> Path:
     (corpus / "empty.txt").write_bytes(b"")
     body = (UNIQUE["long_line.txt"] + "の町並みと港湾設備と鉄道網") * (LONG_LINE_CHARS // 20)
     (corpus / "long_line.txt").write_text(body[:LONG_LINE_CHARS], "utf-8")  # one line, no 。
-    with (corpus / "big.txt").open("wb") as fh:
-        fh.truncate(BIG_FILE_BYTES)  # sparse: 50 MB on paper, instant to write
+    line = ("大きな記録ファイルの一行です。" * 20 + "\n").encode("utf-8")
+    (corpus / "big.txt").write_bytes(line * (BIG_FILE_BYTES // len(line) + 1))  # 50 MB of text
     (corpus / "loop_a.txt").symlink_to("loop_b.txt")
     (corpus / "loop_b.txt").symlink_to("loop_a.txt")
     sub = corpus / "sub"
