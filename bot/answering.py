@@ -203,7 +203,7 @@ async def report_back(
         try:
             await interaction.followup.send(**reply.send_kwargs(), wait=True)
             return
-        except (discord.NotFound, discord.HTTPException) as exc:
+        except discord.HTTPException as exc:
             if exc.status not in (401, 404):
                 raise
             log.warning("interaction token no longer valid (%s); replying in the channel", exc)
@@ -211,6 +211,8 @@ async def report_back(
 
 
 async def post_in_channel(interaction: discord.Interaction, reply: Reply, lang: Lang) -> None:
+    """`reply` as a channel message, introduced by who asked for what: in the channel nobody
+    would otherwise know which command, long ago, this answers."""
     channel = interaction.channel
     if channel is None and interaction.channel_id is not None:
         channel = interaction.client.get_partial_messageable(interaction.channel_id)
