@@ -129,7 +129,8 @@ class Shirabe(commands.Bot):
             except discord.Forbidden:
                 log.error(
                     "cannot sync commands to guild %s: invite the bot with the "
-                    "applications.commands scope (see docs/discord.md)", guild.id if guild else "-"
+                    "applications.commands scope (README, Discord section)",
+                    guild.id if guild else "-",
                 )
                 continue
             where = f"guild {guild.id}" if guild else "all guilds (global)"

@@ -169,7 +169,7 @@ CASES: dict[str, Case] = {
     ),
 }
 
-ENGINE_REQUESTS = {  # cases the engine does not handle yet; see docs/engine-requests.md
+ENGINE_REQUESTS = {  # cases the engine does not handle yet (none now)
 }
 
 
