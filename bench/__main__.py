@@ -58,7 +58,8 @@ def run(size: int, n_queries: int, peers: list[str], rounds: int = 2) -> dict:
     rdir.mkdir(parents=True, exist_ok=True)
     res: dict = {"size": size, "queries": n_queries, "machine": machine(),
                  "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                 "shirabe_commit": git_commit()}
+                 "shirabe_commit": git_commit(),
+                 "command": "python -m bench " + " ".join(sys.argv[1:])}
     step("corpus")
     info = ensure_corpus(size)
     words = vocabulary()[:VOCABULARY]
@@ -367,10 +368,13 @@ def w_build(corpus: str, db: str) -> dict:
     report = asyncio.run(build_index(Path(corpus), Path(db), **bm25_only(build_index, "vectors")))
     seconds = time.perf_counter() - t0
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e6
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"seconds": seconds, "report_seconds": report.seconds, "passages": report.passages,
             "documents": report.documents, "chars_per_s": chars_exact(corpus) / seconds,
             "maxrss_mb": measure.maxrss_mb(),
-            "children_maxrss_mb": kids}
+            "children_maxrss_mb": kids, "main_cpu_s": own.ru_utime + own.ru_stime,
+            "workers_cpu_s": workers.ru_utime + workers.ru_stime}
 
 
 def bm25_only(func, name: str) -> dict:
@@ -734,8 +738,11 @@ def render_targets(res: dict) -> str:
         f"{fmt(cli['wall_ms_all']['p95'])} ms", cli["wall_ms_all"]["p95"] <= 10)
     row("build throughput vs bare fugashi (2 processes)", "≥ 80 %",
         f"{b['chars_per_s']:,.0f} vs {res['fugashi']['chars_per_s']:,.0f} chars/s = "
-        f"{b['throughput_ratio']:.0%} (build {fmt(b['seconds'])} s; fugashi, the faster of "
-        f"runs before and after the build: "
+        f"{b['throughput_ratio']:.0%} (build {fmt(b['seconds'])} s"
+        + (f", CPU: main process {fmt(b['main_cpu_s'])} s, tokenizing workers "
+           f"{fmt(b['workers_cpu_s'])} s" if "main_cpu_s" in b else "")
+        + "; fugashi, the faster of "
+        "runs before and after the build: "
         + " / ".join(f"{x:,.0f}" for x in res["fugashi"].get("runs_chars_per_s", []))
         + " chars/s)", b["throughput_ratio"] >= 0.8)
     row("build peak memory (process tree)", "≤ 4 GB",
@@ -786,6 +793,7 @@ def record(command: str) -> None:
     if not runs:
         return
     m = runs[-1]["machine"]
+    commands = list(dict.fromkeys(r.get("command", command) for r in runs))
     lines = [
         "# Benchmark results",
         "",
@@ -796,7 +804,7 @@ def record(command: str) -> None:
         f"Machine: {m['nproc']} cores ({m['cpu']}), {m['mem_gb']} GB RAM; Python "
         f"{m['python']}, SQLite {m['sqlite']}; "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v) + ".",
-        f"Command: `{command}`",
+        "Command: " + "; ".join(f"`{c}`" for c in commands),
         "",
     ]
     for r in runs:
@@ -832,6 +840,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(peers) - set(PEERS)
     if unknown:
         parser.error(f"unknown peers: {', '.join(sorted(unknown))}")
+    if args.record and not args.size:  # only re-render RESULTS.md from the results present
+        record("python -m bench --record")
+        return 0
     for size in args.size or [10_000]:
         res = run(size, args.queries, peers, args.rounds)
         print(render(res), flush=True)
