@@ -418,7 +418,9 @@ def w_fugashi(corpus: str) -> dict:
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
         chars = sum(pool.map(measure.fugashi_lemmas, files))
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "chars": chars, "chars_per_s": chars / seconds}
+    # this process and its (reaped) workers: comparable with the build's main + workers
+    return {"seconds": seconds, "chars": chars, "chars_per_s": chars / seconds,
+            "cpu_s": measure.own_cpu_s()}
 
 
 def w_peer(name: str, size: int, serve: bool, gen_dir: str) -> dict:
@@ -741,6 +743,7 @@ def render_targets(res: dict) -> str:
         f"{b['throughput_ratio']:.0%} (build {fmt(b['seconds'])} s"
         + (f", CPU: main process {fmt(b['main_cpu_s'])} s, tokenizing workers "
            f"{fmt(b['workers_cpu_s'])} s" if "main_cpu_s" in b else "")
+        + cpu_ratio(b, res["fugashi"])
         + "; fugashi, the faster of "
         "runs before and after the build: "
         + " / ".join(f"{x:,.0f}" for x in res["fugashi"].get("runs_chars_per_s", []))
@@ -786,6 +789,17 @@ def render_targets(res: dict) -> str:
     return "\n".join(rows)
 
 
+def cpu_ratio(build: dict, fugashi: dict) -> str:
+    """Characters per CPU-second, build against fugashi: unlike the wall-clock ratio, it does
+    not move with other programs' load (the wall-clock one is the target)."""
+    if "main_cpu_s" not in build or "cpu_s" not in fugashi:
+        return ""
+    build_cpu = build["main_cpu_s"] + build["workers_cpu_s"]
+    return (f"; per CPU-second {build['chars_per_s'] * build['seconds'] / build_cpu:,.0f} vs "
+            f"{fugashi['chars'] / fugashi['cpu_s']:,.0f} chars = "
+            f"{fugashi['cpu_s'] / build_cpu:.0%}")
+
+
 def record(command: str) -> None:
     """Rewrite bench/RESULTS.md from every bench/out/run-*/results.json."""
     runs = sorted((json.loads(p.read_text()) for p in OUT.glob("run-*/results.json")),
@@ -804,11 +818,12 @@ def record(command: str) -> None:
         f"Machine: {m['nproc']} cores ({m['cpu']}), {m['mem_gb']} GB RAM; Python "
         f"{m['python']}, SQLite {m['sqlite']}; "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v) + ".",
-        "Command: " + "; ".join(f"`{c}`" for c in commands),
+        "Commands (from the repository root, after `pip install -e '.[bench]'`): "
+        + "; ".join(f"`{c}`" for c in commands),
         "",
     ]
     for r in runs:
-        lines += [f"Run of {r['date']}:", "", render(r), ""]
+        lines += [f"Run of {r['date']} (`{r.get('command', command)}`):", "", render(r), ""]
     notes = ""
     if RESULTS_MD.exists():  # hand-written findings below "## Notes" are kept
         old = RESULTS_MD.read_text(encoding="utf-8")
