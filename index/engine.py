@@ -29,6 +29,7 @@ from index.build import BuildRunning, EmptyCorpus, build_index, settings_mismatc
 from index.excerpt import make_excerpt
 from index.models import Answer, Citation, DocumentInfo, Hit, ReindexReport, Stats
 from index.names import NameIndex
+from index.passages import split_sentences
 from index.search import (
     MIN_COVERAGE,
     MIN_SIMILARITY,
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_K = 3
 MAX_K = 50
+SHOWN = 3  # the passages whose sentences the decline rule reads (a reply shows three)
+MAX_SENTENCES = 60  # sentences encoded per question for the sentence-level similarity
 MAX_QUESTION_CHARS = 20_000
 
 
@@ -111,6 +114,8 @@ class Engine:
         self.rerank_weight = RERANK_WEIGHT
         self.min_similarity = MIN_SIMILARITY
         self.min_support = MIN_SUPPORT
+        self.min_sentence_similarity = search.MIN_SENTENCE_SIMILARITY
+        self.require_answer = search.REQUIRE_ANSWER
         self._generation: Generation | None = None
         self._reindex_lock = asyncio.Lock()
         # Questions' CPU work runs on at most one thread per core: more threads only fight
@@ -270,30 +275,43 @@ class Engine:
         if problem:
             return Answer(query, [], [], _ms(started), problem=problem)
         plan, ranked = await self._run(self._plan_and_rank, gen, query, k + offset)
+        question_vec = None
         if ranked.pool and self._reranking(gen):
-            sims = await self._run(self._similarities, gen, query, ranked)
+            question_vec, sims = await self._run(self._similarities, gen, query, ranked)
             search.rerank(ranked, sims, self.rerank_weight)
-        wanted = (
-            ranked.pool[: search.RERANK_POOL] if plan.qtype else ranked.pool[offset : offset + k]
-        )
+        head = ranked.pool[: search.RERANK_POOL] if plan.qtype else ranked.pool[:SHOWN]
+        wanted = list({c.index: c for c in head + ranked.pool[offset : offset + k]}.values())
         rows = await self._passage_rows([int(gen.passage_ids[c.index]) for c in wanted])
         texts = {c.index: rows[int(gen.passage_ids[c.index])]["text"] for c in wanted}
         await self._run(search.prefer_answers, ranked, texts, plan)
+        sentence_similarity = None
+        if question_vec is not None:
+            shown = [texts[c.index] for c in ranked.pool[:SHOWN]]
+            sentence_similarity = await self._run(_best_sentence, question_vec, shown)
+        typed = plan.qtype is not None and plan.qtype.value != "what"
         facts = {
             "query_terms": [g.label for g in plan.groups],
             "translations": plan.translations,
             "best_coverage": ranked.best_coverage,
             "best_similarity": ranked.best_similarity,
+            "best_sentence_similarity": sentence_similarity,
             "qtype": plan.qtype.value if plan.qtype else None,
             "answer_support": (
-                max((c.support for c in ranked.pool[:3]), default=0.0)
-                if plan.qtype and plan.qtype.value != "what"
-                else None
+                max((c.support for c in ranked.pool[:SHOWN]), default=0.0) if typed else None
             ),
+            "answer_found": any(c.answering for c in ranked.pool[:SHOWN]) if typed else None,
             "total_hits": count_matches(gen.postings, ranked.group_ids) if count else None,
         }
         why = search.decline_reason(
-            ranked, plan, self._min_coverage(ranked), self.min_similarity, self.min_support
+            ranked,
+            plan,
+            self._min_coverage(ranked),
+            self.min_similarity,
+            self.min_support,
+            SHOWN,
+            sentence_similarity=sentence_similarity,
+            min_sentence_similarity=self.min_sentence_similarity,
+            require_answer=self.require_answer,
         )
         if why:
             return Answer(query, hits=[], took_ms=_ms(started), declined=why, **facts)
@@ -346,12 +364,15 @@ class Engine:
     def _reranking(self, gen: Generation) -> bool:
         return self.rerank is not False and gen.vectors is not None
 
-    def _similarities(self, gen: Generation, query: str, ranked: search.Ranked) -> np.ndarray:
-        """Cosine of the question and each pool passage: one encoding, N dot products."""
+    def _similarities(
+        self, gen: Generation, query: str, ranked: search.Ranked
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The question's vector, and its cosine with each passage at the head of the pool:
+        one encoding, N dot products."""
         question = semantic.Encoder.load().encode([query])[0]
         head = ranked.pool[: search.RERANK_POOL]
         rows = np.asarray(gen.vectors[[c.index for c in head]], dtype=np.float32)
-        return rows @ question
+        return question, rows @ question
 
     def _plan_and_rank(self, gen: Generation, query: str, want: int):
         has_term = gen.vocabulary.__contains__
@@ -503,6 +524,21 @@ def _question_problem(question: str) -> str | None:
     if not any(ch.isalnum() for ch in question):
         return "The question has no words in it, only punctuation or symbols."
     return None
+
+
+def _best_sentence(question_vec: np.ndarray, texts: list[str]) -> float | None:
+    """The best cosine of the question with a sentence of the shown passages.
+
+    Sentences are encoded at question time (a few dozen, some milliseconds) rather than
+    stored: at a million passages, a vector per sentence would multiply the vector file by
+    the sentences per passage, for a signal only the top passages need."""
+    sentences = [
+        text[s:e] for text in texts for s, e in split_sentences(text) if text[s:e].strip()
+    ][:MAX_SENTENCES]
+    if not sentences:
+        return None
+    vecs = semantic.Encoder.load().encode(sentences)
+    return semantic.sentence_similarity(question_vec, vecs)
 
 
 def _ms(started: float) -> float:

@@ -45,9 +45,7 @@ class CorpusFile:
     rel: str  # relative to the corpus root, forward slashes
 
 
-def list_files(
-    root: Path, unlisted: list[tuple[str, str]] | None = None
-) -> list[CorpusFile]:
+def list_files(root: Path, unlisted: list[tuple[str, str]] | None = None) -> list[CorpusFile]:
     """Every readable-looking corpus file under `root`, sorted, each real file once.
 
     os.walk does not follow directory symlinks, so a symlink loop cannot trap the walk;

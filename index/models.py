@@ -113,6 +113,9 @@ class Answer:
     qtype: str | None = None  # what the question asks for: who, how_many, where, when, why
     total_hits: int | None = None  # passages holding any query term (set by Engine.search)
     answer_support: float | None = None  # best share of the question in an answering sentence
+    # A sentence of the shown passages holds an answer of the asked type (None: untyped).
+    answer_found: bool | None = None
+    best_sentence_similarity: float | None = None  # best question-sentence cosine, top passages
 
     def to_json(self) -> dict:
         """The documented `--json` shape (one object per question)."""
@@ -149,6 +152,12 @@ class Answer:
             "qtype": self.qtype,
             "answer_support": (
                 None if self.answer_support is None else round(self.answer_support, 4)
+            ),
+            "answer_found": self.answer_found,
+            "best_sentence_similarity": (
+                None
+                if self.best_sentence_similarity is None
+                else round(self.best_sentence_similarity, 4)
             ),
             "problem": self.problem,
             "took_ms": round(self.took_ms, 3),

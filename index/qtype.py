@@ -46,6 +46,11 @@ _CUES: list[tuple[re.Pattern[str], QType]] = [
             r"length|number|death\s+toll|toll)\b",
             QType.HOW_MANY,
         ),
+        (
+            r"\b(?:what|which)\s+(?:is|was|are|were)\s+(?:the\s+)?(?:[a-z]+'s\s+)?"
+            r"(?:capital|seat|headquarters|birthplace|hometown)\b",
+            QType.WHERE,
+        ),
         (r"\bwhat\s+(?:year|date|day|month|time)\b", QType.WHEN),
         (r"\bwhich\s+(?:year|date|day|month)\b", QType.WHEN),
         (r"\bwhen\b", QType.WHEN),
@@ -54,6 +59,7 @@ _CUES: list[tuple[re.Pattern[str], QType]] = [
             r"\b(?:which|what)\s+(?:person|leader|president|minister|official|man|woman)\b",
             QType.WHO,
         ),
+        (r"\bwhat\s+(?:is|was|are|were)\s+(?:the\s+)?names?\s+of\b", QType.WHO),
         (r"\bwhere\b", QType.WHERE),
         (
             r"\b(?:which|what)\s+(?:country|countries|city|cities|region|place|town|province)\b",
@@ -65,6 +71,12 @@ _CUES: list[tuple[re.Pattern[str], QType]] = [
         (r"\bfor\s+what\s+reason\b", QType.WHY),
         (r"\b(?:what|which|how)\b", QType.WHAT),
         (r"誰|だれ|どなた|何者", QType.WHO),
+        # "…司令官の名前は?" asks for a person; "作戦の名前は?" does not.
+        (
+            r"(?:官|相|長|領|者|人|員|将|首脳|人物)の名前は(?:何|なに|なん)?(?:です|でしょう)?か?"
+            r"[?？]?\s*$",
+            QType.WHO,
+        ),
         (
             r"何(?:人|名|件|台|機|カ国|か国|ヶ国|ケ国|個|割|パーセント|%|倍|回|両|隻|発|年間|日間|歳|才)"
             r"|いくつ|幾つ|いくら|どれ(?:くらい|ぐらい|だけ)|どの(?:くらい|ぐらい)",
@@ -72,7 +84,7 @@ _CUES: list[tuple[re.Pattern[str], QType]] = [
         ),
         (r"どこ|何処|どちら|どの(?:国|都市|地域|州|町|場所)", QType.WHERE),
         (r"いつ(?!も|か|の間)|何(?:年|月|日|時|曜)", QType.WHEN),
-        (r"なぜ|何故|どうして|なんで|理由|原因|どういうわけ", QType.WHY),
+        (r"なぜ|何故|どうして|なんで(?!す|しょう)|理由|原因|どういうわけ", QType.WHY),
         (r"何|なに|なん|どんな|どの|どういう|どう", QType.WHAT),
     ]
 ]
@@ -115,7 +127,9 @@ _HIRAGANA = re.compile(r"[\u3041-\u309f]+\Z")
 _COUNTERS = (
     "万人|千人|百人|人|名|台|機|件|カ国|か国|ヶ国|ケ国|カ所|か所|ヶ所|%|％|パーセント|両|隻|発|倍|"
     "回|個|棟|ドル|円|ルーブル|テンゲ|ユーロ|キロ|km|メートル|トン|日間|年間|時間|週間|カ月|か月|ヶ月|"
-    "歳|才|平方キロ|ヘクタール"
+    "歳|才|平方キロ|ヘクタール|"
+    # A span of time: 30年近く, 2日程度 (2022年 and 6日 alone are dates).
+    "(?:年|日)(?=近く|以上|余り|あまり|ほど|程度|以内|足らず|ぶり)"
 )
 _COUNT = re.compile(
     rf"(?:約|およそ|少なくとも|最大|計|合計|総勢|推定)?{_NUMBER}(?:万|億|千|百)?"
@@ -143,7 +157,7 @@ _RELATIVE_DATE = re.compile(
 
 _CAUSE_END = re.compile(
     r"(?<!あら)ため(?:に|で)?(?!らう|らい|し)|ので(?!しょう|す|は|な)|(?:(?<=[たるいだうすくぐぶむつ])|(?<=こと))から"
-    r"|せいで|おかげで|きっかけ(?:に|で)?|を受けて"
+    r"|せいで|おかげで|きっかけ(?:に|で)?|を受けて?(?=[、,，])|を受けて"
 )
 _CAUSE_NOUN = re.compile(r"理由|原因|背景")
 _CLAUSE_BREAK = re.compile(r"[、，,。．「」『』（）()\n]")
@@ -173,6 +187,8 @@ _UNIT_CUES: list[tuple[re.Pattern[str], str]] = [
         ),
         (r"何(?:カ国|か国|ヶ国|ケ国)|\bhow\s+many\s+(?:countries|nations|states)\b", r"国"),
         (r"何倍", r"倍"),
+        (r"何年間|\bhow\s+many\s+years\b", r"年"),
+        (r"何日間|\bhow\s+many\s+days\b", r"日"),
     ]
 ]
 

@@ -31,15 +31,20 @@ MAX_GROUPS = 64  # a pasted essay is searched by its first 64 distinct words
 # README reports them on the test split.
 RERANK_POOL = 10  # the head of the candidates re-ordered by similarity and answer type
 MIN_COVERAGE = 0.2  # the best passage must hold this share of the question's weight ...
-MIN_COVERAGE_RERANKED = 0.1  # ... or this share, when similarity is there as a second check
+MIN_COVERAGE_RERANKED = 0.0  # ... or this share, when similarity is there as a second check
 ANSWER_BONUS = 0.3  # fused score × (1 + bonus) for a passage holding a fitting answer span
 KNOWN_WEIGHT = 1e-6  # the least weight of a word the documents contain
 RERANK_WEIGHT = 0.5  # share of the question-passage similarity in the re-ranked score
-MIN_SIMILARITY = 0.2  # below it, no candidate is about the question
+MIN_SIMILARITY = (
+    0.0  # below it, no candidate is about the question (off: the sentence check below catches more)
+)
 # A who/how-many/where/when/why answer must sit in a sentence holding this share of the
-# question; 0 (off) because on our dev split any higher value lost more than 5 % of the
-# answerable questions (see the trade-off that scripts/tune_rerank.py prints).
-MIN_SUPPORT = 0.0
+# question's weight (see the trade-off that scripts/tune_rerank.py prints).
+MIN_SUPPORT = 0.1
+MIN_SENTENCE_SIMILARITY = 0.2  # below it, no sentence of the shown passages is about it
+# Decline a who/how-many/where/when/why question when no sentence of the shown passages
+# holds an answer of that type (a person, a number with a fitting unit, a place, a date).
+REQUIRE_ANSWER = True
 
 
 @dataclass
@@ -82,6 +87,7 @@ class Candidate:
     coverage: float  # share of the question's idf weight this passage holds
     answers: bool = False  # the question's answer type was checked for this passage
     support: float = 0.0  # share of the question's weight in its best answering sentence
+    answering: int = 0  # sentences holding an answer of the asked type
     similarity: float | None = None  # cosine of question and passage vectors, if re-ranked
     mixed: float | None = None  # BM25 and similarity blended, if re-ranked
 
@@ -119,14 +125,19 @@ def decline_reason(
     min_similarity: float = MIN_SIMILARITY,
     min_support: float = MIN_SUPPORT,
     shown: int = 3,
+    *,
+    sentence_similarity: float | None = None,
+    min_sentence_similarity: float = MIN_SENTENCE_SIMILARITY,
+    require_answer: bool = REQUIRE_ANSWER,
 ) -> str | None:
     """Why nothing should be shown, or None.
 
-    Three signals, because each alone is fooled: coverage (the best passage holds little of
-    the question's weight), similarity (nothing in the pool is about the question), and the
-    answer type -- "who is Azerbaijan's defense minister?" matches passages about Azerbaijan
-    well, but unless a sentence of a shown passage names a person *and* holds enough of the
-    question (its support), the question is not answered there.
+    Each signal alone is fooled, so several must agree that something answers: coverage
+    (the best passage holds enough of the question's weight), similarity (something in the
+    pool, and a sentence of the shown passages, is about the question), and the answer
+    type -- "how old is Tokayev?" matches passages about Tokayev well, but unless a sentence
+    of a shown passage holds an age, the question is not answered there. `support` asks
+    more: that the answering sentence also holds enough of the question's words.
     """
     if not ranked.pool:
         return "none of the question's words occur in the documents"
@@ -135,10 +146,18 @@ def decline_reason(
     best = ranked.best_similarity
     if best is not None and best < min_similarity:
         return f"no passage is close in meaning to the question (best similarity {best:.2f})"
-    typed = plan.qtype is not None and plan.qtype is not QType.WHAT
-    support = max((c.support for c in ranked.pool[:shown]), default=0.0)
-    if typed and support < min_support:
-        kind = plan.qtype.value.replace("_", " ")
+    if sentence_similarity is not None and sentence_similarity < min_sentence_similarity:
+        return (
+            "no sentence of the best passages is close in meaning to the question "
+            f"(best similarity {sentence_similarity:.2f})"
+        )
+    if plan.qtype is None or plan.qtype is QType.WHAT:
+        return None
+    kind = plan.qtype.value.replace("_", " ")
+    top = ranked.pool[:shown]
+    if require_answer and not any(c.answering for c in top):
+        return f"no sentence of the best passages gives a {kind} answer"
+    if max((c.support for c in top), default=0.0) < min_support:
         return f"no sentence of the best passages gives a {kind} answer to this question"
     return None
 
@@ -216,16 +235,13 @@ def prefer_answers(ranked: Ranked, texts: dict[int, str], plan: QueryPlan) -> No
     weight = dict(zip(range(len(ranked.weights)), ranked.weights, strict=True))
     total = ranked.total_weight or 1.0
 
-    def support(text: str) -> float:
-        return max(
-            (sum(weight[g] for g in groups) / total for _, spans, groups in find(text) if spans),
-            default=0.0,
-        )
+    def checked(c: Candidate) -> Candidate:
+        answering = [groups for _, spans, groups in find(texts[c.index]) if spans]
+        support = max((sum(weight[g] for g in gs) / total for gs in answering), default=0.0)
+        return replace(c, answers=True, support=support, answering=len(answering))
 
     head, rest = ranked.pool[:RERANK_POOL], ranked.pool[RERANK_POOL:]
-    ranked.pool = (
-        _ordered([replace(c, answers=True, support=support(texts[c.index])) for c in head]) + rest
-    )
+    ranked.pool = _ordered([checked(c) for c in head]) + rest
 
 
 def answer_finder(plan: QueryPlan) -> Callable[[str], list[tuple[int, int]]]:

@@ -167,7 +167,7 @@ def describe_damage(db_path: Path, exc: sqlite3.DatabaseError) -> StoreError:
         return DamagedStore(
             f"the index database {db_path} is damaged ({exc}): run `shirabe index` to move it "
             "aside and rebuild it (stop the bot first), or restore a backup "
-            "(see the README, \"Operations\")"
+            '(see the README, "Operations")'
         )
     return StoreError(f"the index database {db_path} cannot be used ({exc})")
 
