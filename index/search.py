@@ -153,13 +153,22 @@ def decline_reason(
         )
     if plan.qtype is None or plan.qtype is QType.WHAT:
         return None
-    kind = plan.qtype.value.replace("_", " ")
+    wanted = _WANTED[plan.qtype]
     top = ranked.pool[:shown]
     if require_answer and not any(c.answering for c in top):
-        return f"no sentence of the best passages gives a {kind} answer"
+        return f"no sentence of the best passages gives {wanted}"
     if max((c.support for c in top), default=0.0) < min_support:
-        return f"no sentence of the best passages gives a {kind} answer to this question"
+        return f"no sentence of the best passages gives {wanted} together with what was asked"
     return None
+
+
+_WANTED = {
+    QType.WHO: "a person",
+    QType.HOW_MANY: "a number with a fitting unit",
+    QType.WHERE: "a place",
+    QType.WHEN: "a date or time",
+    QType.WHY: "a reason",
+}
 
 
 def rank(postings: Postings, group_ids: list[list[int]], want: int) -> Ranked:

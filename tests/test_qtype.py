@@ -39,6 +39,11 @@ from index.qtype import QType, answer_spans, detect
         ("どうして価格が上がった", QType.WHY),
         ("何故", QType.WHY),
         ("トカエフは何を要請した？", QType.WHAT),
+        # A name is asked for a person only when a person is named by role.
+        ("What is the name of Kazakhstan's deputy defense minister?", QType.WHO),
+        ("部隊を率いた司令官の名前は?", QType.WHO),
+        ("作戦の名前はなんですか?", QType.WHAT),  # なんで(す) is not "why"
+        ("What is the capital of Armenia?", QType.WHERE),
     ],
 )
 def test_detect(question, qtype):
@@ -104,6 +109,13 @@ def test_how_many_number_with_counter():
     assert spans_text("数百人が集まった", QType.HOW_MANY) == ["数百人"]
 
 
+def test_how_many_spans_of_time():
+    """30年近く and 2日程度 count years and days; 2022年 and 6日 alone are dates."""
+    assert spans_text("旧ソ連末期から30年近く支配してきた", QType.HOW_MANY) == ["30年近く"]
+    assert spans_text("暴動発生から2日程度で占拠された", QType.HOW_MANY) == ["2日程度"]
+    assert spans_text("2022年に6日から始まった", QType.HOW_MANY) == []
+
+
 def test_how_many_ignores_dates_and_plain_numbers():
     assert spans_text("2022年1月6日に発表した。", QType.HOW_MANY) == []
     assert spans_text("一部の勢力は抵抗した。", QType.HOW_MANY) == []
@@ -142,6 +154,11 @@ def test_why_reason_clauses():
     assert spans_text(sentence, QType.WHY) == ["今回はアルメニア領が侵されたため"]
     sentence = "スペインのフランコ政権は同じ理由でドイツからの参戦要請を断ってる。"
     assert spans_text(sentence, QType.WHY) == [sentence[:-1]]
+
+
+def test_why_cause_written_with_a_comma():
+    sentence = "大統領は、騒乱が発生していることを受け、支援を要請した。"
+    assert spans_text(sentence, QType.WHY) == ["騒乱が発生していることを受け"]
 
 
 def test_why_ignores_from_and_probably():

@@ -141,6 +141,50 @@ def test_off_topic_questions_are_declined_in_both_languages(bundled_engine_paths
     assert answer.hits == [] and answer.declined
 
 
+@pytest.mark.parametrize("rerank", [True, False])
+@pytest.mark.parametrize(
+    ("question", "wanted"),
+    [
+        ("トカエフ大統領は何歳?", "a number with a fitting unit"),
+        ("セブ湖の面積はどれくらい?", "a number with a fitting unit"),
+        ("How old is Tokayev?", None),
+    ],
+)
+def test_a_fact_the_documents_lack_is_declined(bundled_engine_paths, question, wanted, rerank):
+    """The documents name Tokayev and Lake Sev often, but never an age or an area: the
+    question's words match well, yet no shown sentence holds an answer of the asked type."""
+    corpus, db = bundled_engine_paths
+
+    async def body(engine: Engine):
+        return await engine.ask(question)
+
+    answer = with_engine(corpus, db, body, rerank=rerank)
+    assert answer.hits == [] and answer.declined
+    assert answer.answer_found is False
+    if wanted:
+        assert wanted in answer.declined
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "カザフスタン全土での死者数は何人に上った?",
+        "How many people died in the unrest in Kazakhstan?",
+    ],
+)
+def test_a_fact_the_documents_give_is_answered_with_its_span(bundled_engine_paths, question):
+    corpus, db = bundled_engine_paths
+
+    async def body(engine: Engine):
+        return await engine.ask(question)
+
+    answer = with_engine(corpus, db, body)
+    assert answer.declined is None and answer.answer_found is True
+    assert answer.best_sentence_similarity is not None
+    assert any("164人" in h.text for h in answer.hits)
+    assert answer.to_json()["answer_found"] is True
+
+
 def test_missing_encoder_is_a_clear_error_when_reranking_is_on(corpus, db_path, monkeypatch):
     monkeypatch.setattr(semantic, "available", lambda: False)
     with pytest.raises(semantic.EncoderMissing, match="pip install"):
