@@ -136,12 +136,20 @@ async def _eval(args) -> int:
     if engine.generation.vectors is not None and args.rerank is not False:
         modes.append(("re-ranked", None))
     runs: dict[str, list] = {}
+    sweeps: dict[str, list] = {}
     try:
         for name, rerank in modes:
             engine.rerank = rerank
             runs[name] = [(q, await engine.ask(q.question, args.k)) for q in questions]
-        engine.min_coverage = 0.0  # for the trade-off, applied afterwards at each threshold
-        sweep = [(q, await engine.ask(q.question, args.k)) for q in questions]
+        # For each trade-off, that check is switched off and applied afterwards at each
+        # threshold; the other checks stay on.
+        for label, attribute in _CURVES:
+            if label == "sentence similarity" and len(modes) == 1:
+                continue
+            saved = getattr(engine, attribute)
+            setattr(engine, attribute, 0.0)
+            sweeps[label] = [(q, await engine.ask(q.question, args.k)) for q in questions]
+            setattr(engine, attribute, saved)
     finally:
         await engine.close()
     split = f" (split {args.split})" if args.split else ""
@@ -149,9 +157,22 @@ async def _eval(args) -> int:
     for name, pairs in runs.items():
         print(f"\n{name}:")
         print(format_table(evaluate(pairs)))
-    print(f"\nDecline trade-off, {modes[-1][0]}, by the best passage's coverage (other checks on):")
-    print(format_curve(decline_curve(sweep, CURVE)))
+    for label, pairs in sweeps.items():
+        print(f"\nDecline trade-off, {modes[-1][0]}, by {label} (other checks on):")
+        print(format_curve(decline_curve(pairs, CURVE, _SIGNALS[label]), label))
     return 0
+
+
+_CURVES = (
+    ("coverage", "min_coverage"),
+    ("sentence similarity", "min_sentence_similarity"),
+    ("answer support", "min_support"),
+)
+_SIGNALS = {
+    "coverage": lambda a: a.best_coverage or 0.0,
+    "sentence similarity": lambda a: a.best_sentence_similarity,
+    "answer support": lambda a: a.answer_support,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ import json
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,16 +131,20 @@ def format_table(rows: dict[str, dict[str, float | int]]) -> str:
 
 
 def decline_curve(
-    pairs: list[tuple[Question, Answer]], thresholds: tuple[float, ...]
+    pairs: list[tuple[Question, Answer]],
+    thresholds: tuple[float, ...],
+    signal: Callable[[Answer], float | None] = lambda a: a.best_coverage or 0.0,
 ) -> list[tuple[float, int, int, int, int]]:
-    """For each coverage threshold: (threshold, answerable lost, answerable, unanswerable
-    declined, unanswerable). `pairs` must come from an engine that declined nothing on
-    coverage, so every threshold can be applied afterwards."""
+    """For each threshold on `signal`: (threshold, answerable lost, answerable, unanswerable
+    declined, unanswerable). `pairs` must come from an engine that declined nothing on that
+    signal, so every threshold can be applied afterwards; a signal of None (support, for a
+    question with no answer type) never declines."""
     rows = []
     for t in thresholds:
         lost = declined = answerable = unanswerable = 0
         for q, a in pairs:
-            out = not a.hits or (a.best_coverage or 0.0) < t
+            value = signal(a)
+            out = not a.hits or (value is not None and value < t)
             if q.evidence:
                 answerable += 1
                 lost += out
@@ -150,8 +155,9 @@ def decline_curve(
     return rows
 
 
-def format_curve(rows: list[tuple[float, int, int, int, int]]) -> str:
-    lines = [f"{'coverage <':>11}{'answerable lost':>18}{'unanswerable declined':>24}"]
+def format_curve(rows: list[tuple[float, int, int, int, int]], label: str = "coverage") -> str:
+    head = f"{label} <"
+    lines = [f"{head:>22}{'answerable lost':>18}{'unanswerable declined':>24}"]
     for t, lost, n_a, declined, n_u in rows:
-        lines.append(f"{t:>11.2f}{f'{lost}/{n_a}':>18}{f'{declined}/{n_u}':>24}")
+        lines.append(f"{t:>22.2f}{f'{lost}/{n_a}':>18}{f'{declined}/{n_u}':>24}")
     return "\n".join(lines)
