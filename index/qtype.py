@@ -295,6 +295,17 @@ def _why(sentence: str) -> list[tuple[int, int]]:
     return spans
 
 
+def is_title(term: str) -> bool:
+    """Whether a term names a role (首相, 国防相, 議長), not a person."""
+    return _TITLE.fullmatch(term) is not None
+
+
+def clause_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The clause holding text[start:end]: from the last break before it to the next one."""
+    brk = _CLAUSE_BREAK.search(text, end)
+    return _clause_start(text, start), brk.start() if brk else len(text)
+
+
 def _clause_start(sentence: str, pos: int) -> int:
     """Where the clause holding `pos` starts: after the last comma, bracket or stop."""
     start = 0

@@ -22,7 +22,7 @@ from index.english import TermGroup, english_groups
 from index.names import NameIndex
 from index.passages import split_sentences
 from index.qtype import _TITLE as _BARE_TITLE
-from index.qtype import QType, answer_spans, detect, expected_units
+from index.qtype import QType, answer_spans, clause_around, detect, expected_units, is_title
 from index.tokenize import tokenize, tokenize_spans
 from index.translate_select import Passages
 
@@ -245,7 +245,14 @@ def prefer_answers(ranked: Ranked, texts: dict[int, str], plan: QueryPlan) -> No
     total = ranked.total_weight or 1.0
 
     def checked(c: Candidate) -> Candidate:
-        answering = [groups for _, spans, groups in find(texts[c.index]) if spans]
+        # The sentence before counts too: a Japanese sentence often leaves out the subject
+        # the previous one named (「CSTO平和維持軍は…。総勢約2,600人の軍人で構成」).
+        sentences = find(texts[c.index])
+        answering = [
+            groups | (sentences[i - 1][2] if i else set())
+            for i, (_, spans, groups) in enumerate(sentences)
+            if spans
+        ]
         support = max((sum(weight[g] for g in gs) / total for gs in answering), default=0.0)
         return replace(c, answers=True, support=support, answering=len(answering))
 
@@ -264,6 +271,11 @@ def _answer_sentences(plan: QueryPlan):
     """text -> [(sentence span, answer spans in it, query groups it mentions)]."""
     qtype = plan.qtype
     group_of = plan.group_of
+    # "カザフスタンの国防次官の名前は?" asks for whoever holds that role: a person named in
+    # a clause that does not mention the role (トカエフ大統領) is not the answer.
+    roles = {
+        i for i, g in enumerate(plan.groups) if qtype is QType.WHO and any(map(is_title, g.terms))
+    }
 
     def find(text: str) -> list[tuple[tuple[int, int], list[tuple[int, int]], set[int]]]:
         if qtype is None or qtype is QType.WHAT:
@@ -281,11 +293,19 @@ def _answer_sentences(plan: QueryPlan):
                     continue  # 首脳 or 現議長 alone names nobody
                 if plan.units is not None and not plan.units.search(text[a:b]):
                     continue  # a troop count does not answer "how old"
+                if roles and not _mentions(inside, roles, group_of, clause_around(text, a, b)):
+                    continue  # a person, but not the one in the asked role
                 spans.append((a, b))
             out.append(((s, e), spans, {group_of[t.term] for t in inside}))
         return out
 
     return find
+
+
+def _mentions(tokens, groups: set[int], group_of: dict[str, int], span: tuple[int, int]) -> bool:
+    """Whether a token of one of `groups` lies within `span`."""
+    s, e = span
+    return any(group_of[t.term] in groups and s <= t.start and t.end <= e for t in tokens)
 
 
 def count_matches(postings: Postings, group_ids: list[list[int]]) -> int:
