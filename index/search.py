@@ -277,10 +277,21 @@ def _answer_sentences(plan: QueryPlan):
         i for i, g in enumerate(plan.groups) if qtype is QType.WHO and any(map(is_title, g.terms))
     }
 
+    plan_places = qtype is QType.WHO and any(_is_place(t) for g in plan.groups for t in g.terms)
+
     def find(text: str) -> list[tuple[tuple[int, int], list[tuple[int, int]], set[int]]]:
         if qtype is None or qtype is QType.WHAT:
             return []
-        tokens = [t for t in tokenize_spans(text) if t.term in group_of]
+        every = tokenize_spans(text)
+        tokens = [t for t in every if t.term in group_of]
+        # アルメニアのパシヤン首相 is Armenia's: no answer when the question names another place.
+        foreign = {
+            t.end + 1
+            for t in every
+            if t.pos.startswith("名詞-固有名詞-地名")
+            and t.term not in group_of
+            and text[t.end : t.end + 1] == "の"
+        }
         out = []
         for s, e in split_sentences(text):
             inside = [t for t in tokens if s <= t.start and t.end <= e]
@@ -295,11 +306,17 @@ def _answer_sentences(plan: QueryPlan):
                     continue  # a troop count does not answer "how old"
                 if roles and not _mentions(inside, roles, group_of, clause_around(text, a, b)):
                     continue  # a person, but not the one in the asked role
+                if qtype is QType.WHO and a in foreign and plan_places:
+                    continue  # another country's minister
                 spans.append((a, b))
             out.append(((s, e), spans, {group_of[t.term] for t in inside}))
         return out
 
     return find
+
+
+def _is_place(term: str) -> bool:
+    return any(t.pos.startswith("名詞-固有名詞-地名") for t in tokenize_spans(term))
 
 
 def _mentions(tokens, groups: set[int], group_of: dict[str, int], span: tuple[int, int]) -> bool:

@@ -30,6 +30,12 @@ def test_who_role_may_stand_before_the_name_in_the_same_clause():
     assert texts(text, find(text)) == ["ニコル・パシヤン首相"]
 
 
+def test_who_answer_of_another_country_is_not_an_answer():
+    text = "水曜日遅く、CSTOの現議長であるアルメニアのニコル・パシヤン首相は、派遣を確認した。"
+    assert finder("カザフスタンの首相は誰?")(text) == []
+    assert texts(text, finder("アルメニアの首相は誰?")(text)) == ["ニコル・パシヤン首相"]
+
+
 def test_who_without_a_role_takes_any_person():
     find = finder("誰が派遣を確認した?")
     text = "トカエフ大統領は派遣を確認した。"
