@@ -90,9 +90,13 @@ _CUES: list[tuple[re.Pattern[str], QType]] = [
 ]
 
 
+_CONTRACTION = re.compile(r"\b(what|who|where|when|how|which)'s\b")
+
+
 def detect(question: str) -> QType | None:
     """The answer type `question` asks for, or None when it has no question word."""
-    text = unicodedata.normalize("NFKC", question).lower()
+    text = unicodedata.normalize("NFKC", question).lower().replace("’", "'")
+    text = _CONTRACTION.sub(r"\1 is", text)  # "what's the name of" reads as "what is ..."
     best: tuple[int, int, QType] | None = None  # (start, -length, type)
     for pattern, qtype in _CUES:
         m = pattern.search(text)

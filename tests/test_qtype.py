@@ -44,6 +44,8 @@ from index.qtype import QType, answer_spans, detect
         ("部隊を率いた司令官の名前は?", QType.WHO),
         ("作戦の名前はなんですか?", QType.WHAT),  # なんで(す) is not "why"
         ("What is the capital of Armenia?", QType.WHERE),
+        ("What's the name of the Russian commander?", QType.WHO),
+        ("Where’s the CSTO based?", QType.WHERE),
     ],
 )
 def test_detect(question, qtype):
