@@ -7,7 +7,8 @@ Steps, each build in its own child process (separate peak memory):
   3. read shirabe's tokens back and build every peer on them;
   4. time the same queries (a "content" set and a "frequent" set) on each, and check parity;
   5. the engine-level targets: one-changed-file rebuild, cold start, serving memory, and
-     `shirabe ask --json` in batch mode.
+     `shirabe ask --json` in batch mode;
+  6. the same engine with semantic re-ranking on (bench/rerank.py).
 It prints one table per size and writes bench/out/run-<size>/results.json; `--record`
 rewrites bench/RESULTS.md from every results.json present.
 """
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import measure
+from bench import measure, rerank
 from bench.corpus import OUT, PARTICLES, VOCABULARY, ensure_corpus, fidelity, vocabulary
 from bench.peers import PEERS, Tokens, available, top_indices
 
@@ -261,6 +262,8 @@ def engine_targets(info, db: Path, rdir: Path) -> dict:
     out["serving"] = child.result
     step("shirabe ask --json, batch mode")
     out["cli_batch"] = cli_batch(info.directory, db, texts)
+    step("re-ranking on: encoder throughput, then latency and memory on vectors of the real shape")
+    out["rerank"] = rerank.measure_rerank(info.directory, db, texts)
     return out
 
 
@@ -354,7 +357,7 @@ def worker(task: str, arg: str) -> None:
     args = json.loads(arg)
     handlers = {"build": w_build, "fugashi": w_fugashi, "peer": w_peer, "serve": w_serve,
                 "parity": w_parity, "incremental": w_incremental, "cold": w_cold,
-                "engine": w_engine}
+                "engine": w_engine, "vectors": rerank.w_vectors, "rerank": rerank.w_rerank}
     measure.emit(handlers[task](**args))
 
 
@@ -786,6 +789,7 @@ def render_targets(res: dict) -> str:
             f"content {fmt(rk['content']['p50'], 3)} / {fmt(rk['content']['p95'], 3)} ms, "
             f"frequent {fmt(rk['frequent']['p50'], 3)} / {fmt(rk['frequent']['p95'], 3)} ms",
             None)
+    rerank.render_rows(res, row, fmt)
     return "\n".join(rows)
 
 
