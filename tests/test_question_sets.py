@@ -1,0 +1,45 @@
+"""The question sets the README's figures come from stay true to the bundled corpus."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from index.evaluate import load_questions, squash
+from tests.conftest import BUNDLED, ROOT
+
+SETS = ["questions.jsonl", "questions_holdout.jsonl"]
+KINDS = {"en", "ja-exact", "ja-paraphrase", "unanswerable-en", "unanswerable-ja"}
+
+
+@pytest.fixture(scope="module")
+def corpus_lines() -> list[str]:
+    return [
+        squash(line)
+        for path in sorted(BUNDLED.glob("*.txt"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_every_evidence_string_is_in_one_line_of_the_corpus(name, corpus_lines):
+    questions = load_questions(ROOT / "tests" / "data" / name)
+    missing = [
+        (q.question, e)
+        for q in questions
+        for e in q.evidence
+        if not any(squash(e) in line for line in corpus_lines)
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_kinds_are_known_and_unanswerable_ones_have_no_evidence(name):
+    questions = load_questions(ROOT / "tests" / "data" / name)
+    assert {q.kind for q in questions} == KINDS
+    for q in questions:
+        assert bool(q.evidence) != q.kind.startswith("unanswerable"), q.question
+    assert not [q for q, n in Counter(q.question for q in questions).items() if n > 1]
+    per_language = Counter(q.kind for q in questions if q.kind.startswith("unanswerable"))
+    assert min(per_language.values()) >= 10
