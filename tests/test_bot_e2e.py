@@ -8,25 +8,17 @@ Each test uses its own user ids, so the shared per-user cooldown never couples t
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from discord_standin import Call, DiscordStandIn
+from bot_harness import ROOT, BotHarness, assert_no_mentions, bot_command, bot_env, write_config
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "stand-in-token.SECRET-do-not-print"
 ADMIN_USER = 4242
 COOLDOWN = 30
@@ -41,95 +33,25 @@ def new_user() -> int:
     return next(_user_ids)
 
 
-class Harness:
-    """The stand-in on a background event loop, the bot subprocess, and sync helpers."""
+class Harness(BotHarness):
+    """The shared harness with this module's config and an /ask that waits for the reply."""
 
     def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.standin = DiscordStandIn(token=TOKEN)
-        self.run(self.standin.start())
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = workdir / "bot.log"
-
-    def run(self, coro: Any, timeout: float = 30) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def wait(self, check: Callable[[], Any], what: str, timeout: float = 20) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            result = check()
-            if result:
-                return result
-            if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"the bot exited while waiting for {what}:\n{self.log()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; bot log:\n{self.log()}")
-            time.sleep(0.02)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
+        super().__init__(workdir, TOKEN)
 
     def start_bot(self) -> None:
         s = self.standin
-        config = write_config(self.workdir, s.api_base)
-        config.write_text(
-            f"""
-[discord]
-api_base = "{s.api_base}"
-guild_ids = [{s.guild_id}]
+        self.start(
+            f"""guild_ids = [{s.guild_id}]
 admin_user_ids = [{ADMIN_USER}]
 admin_role_ids = [{s.admin_role_id}]
 answer_channels = [{s.channel_ids[1]}]
 cooldown_seconds = {COOLDOWN}
 max_question_chars = {MAX_CHARS}
-
-[corpus]
-path = "corpus"
-
-[index]
-path = "data/shirabe.db"
 """,
-            encoding="utf-8",
+            extra='[corpus]\npath = "corpus"\n\n[index]\npath = "data/shirabe.db"\n',
+            sync_timeout=120,
         )
-        self.process = subprocess.Popen(
-            bot_command(config), cwd=ROOT, env=bot_env(), stdout=self.log_path.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        self.wait(lambda: s.commands.get(s.guild_id), "the command sync", timeout=120)
-        self.wait(lambda: self.sent_events("GUILD_CREATE"), "the gateway session", timeout=30)
-
-    def sent_events(self, name: str) -> list[dict]:
-        return [p for kind, p in list(self.standin.gateway_log) if kind == "send" and
-                p.get("t") == name]
-
-    def received_ops(self, op: int) -> list[dict]:
-        return [p for kind, p in list(self.standin.gateway_log) if kind == "recv" and
-                p.get("op") == op]
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        self.run(self.standin.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-    # ---- interactions ---------------------------------------------------------------------
-    def command(self, name: str, options: dict | None = None, **kwargs: Any) -> dict:
-        return self.run(self.standin.interaction(name, options, **kwargs))
-
-    def reply_to(self, interaction: dict, timeout: float = 15) -> dict:
-        """The message body that finally answered an interaction (response or follow-up)."""
-        token = interaction["token"]
-
-        def answered() -> dict | None:
-            bodies = [b for c in self.standin.calls_for(token) if (b := c.message_body())]
-            return bodies[-1] if bodies else None
-
-        return self.wait(answered, f"the reply to {interaction['data']}", timeout)
 
     def ask(self, question: str, *, user: int | None = None, **kwargs: Any) -> dict:
         options: dict[str, Any] = {"question": question}
@@ -137,33 +59,6 @@ path = "data/shirabe.db"
             options["private"] = True
         interaction = self.command("ask", options, user_id=user or new_user(), **kwargs)
         return self.reply_to(interaction)
-
-    def message(self, content: str, **kwargs: Any) -> dict:
-        return self.run(self.standin.message(content, **kwargs))
-
-    def channel_replies(self, to: dict) -> list[Call]:
-        return [
-            c for c in self.standin.replies_in(int(to["channel_id"]))
-            if (c.body or {}).get("message_reference", {}).get("message_id") == int(to["id"])
-        ]
-
-
-def write_config(workdir: Path, api_base: str) -> Path:
-    """A minimal config and a private copy of the corpus in `workdir`."""
-    shutil.copytree(ROOT / "corpus", workdir / "corpus")
-    config = workdir / "config.toml"
-    config.write_text(f'[discord]\napi_base = "{api_base}"\n', encoding="utf-8")
-    return config
-
-
-def bot_command(config: Path) -> list[str]:
-    return [sys.executable, "-m", "bot.cli", "run", "--config", str(config)]
-
-
-def bot_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env.update(DISCORD_TOKEN=TOKEN, PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1")
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -179,13 +74,6 @@ def bot(tmp_path_factory: pytest.TempPathFactory):
 def embed_of(body: dict) -> dict:
     assert body.get("embeds"), f"expected an embed, got {body}"
     return body["embeds"][0]
-
-
-def assert_no_mentions(body: dict) -> None:
-    allowed = body.get("allowed_mentions")
-    assert allowed is not None and allowed.get("parse") == [], body
-    assert not allowed.get("users") and not allowed.get("roles")
-    assert not allowed.get("replied_user")
 
 
 def assert_cited_answer(body: dict) -> dict:
@@ -469,7 +357,7 @@ def test_unknown_command_gets_a_polite_reply(bot: Harness) -> None:
 
 
 def run_until_exit(config: Path) -> tuple[int, str]:
-    done = subprocess.run(bot_command(config), cwd=ROOT, env=bot_env(), capture_output=True,
+    done = subprocess.run(bot_command(config), cwd=ROOT, env=bot_env(TOKEN), capture_output=True,
                           text=True, timeout=90)
     return done.returncode, done.stdout + done.stderr
 

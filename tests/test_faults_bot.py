@@ -14,24 +14,15 @@ against the Discord stand-in on 127.0.0.1.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import os
 import re
-import shutil
 import signal
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from discord_standin import Call, DiscordStandIn
-
-from tests.conftest import BUNDLED, ROOT
+from bot_harness import BotHarness, assert_no_mentions
+from discord_standin import Call
 
 pytestmark = pytest.mark.slow
 
@@ -48,101 +39,31 @@ def new_user() -> int:
     return next(_user_ids)
 
 
-class Bot:
-    """The stand-in on its own event loop in a thread, and the bot as a subprocess."""
+class Bot(BotHarness):
+    """The shared harness with this module's config; `ask` returns the interaction."""
 
     def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.standin = DiscordStandIn(token=TOKEN)
-        self.run(self.standin.start())
-        self.log_path = workdir / "bot.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(workdir, TOKEN)
 
-    def run(self, coro: Any, timeout: float = 60) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def wait(self, check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            result = check()
-            if result:
-                return result
-            if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"the bot exited while waiting for {what}:\n{self.log()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; bot log:\n{self.log()}")
-            time.sleep(0.02)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
-
-    def start(self) -> None:
+    def start_bot(self) -> None:
         s = self.standin
-        shutil.copytree(BUNDLED, self.workdir / "corpus")
-        config = self.workdir / "config.toml"
-        config.write_text(
-            f"""
-[discord]
-api_base = "{s.api_base}"
-guild_ids = [{s.guild_id}]
+        self.start(
+            f"""guild_ids = [{s.guild_id}]
 admin_user_ids = [{ADMIN_USER}]
 answer_channels = [{s.channel_ids[1]}]
 cooldown_seconds = {COOLDOWN}
-""",
-            encoding="utf-8",
+"""
         )
-        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-        env.update(DISCORD_TOKEN=TOKEN, PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log_path.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        self.wait(lambda: s.commands.get(s.guild_id), "the command sync", timeout=180)
-        self.wait(lambda: self.sent_events("READY"), "the gateway session")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        self.run(self.standin.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-    def sent_events(self, name: str) -> list[dict]:
-        return [p for kind, p in list(self.standin.gateway_log) if kind == "send"
-                and p.get("t") == name]
-
-    # ---- what the bot answered ------------------------------------------------------------
-    def bodies_for(self, interaction: dict) -> list[dict]:
-        calls = self.standin.calls_for(interaction["token"])
-        return [b for c in calls if c.status < 300 and (b := c.message_body())]
-
-    def reply_to(self, interaction: dict, timeout: float = 30) -> dict:
-        return self.wait(lambda: (self.bodies_for(interaction) or [None])[-1],
-                         f"the reply to {interaction['data'].get('name')}", timeout)
-
-    def channel_replies(self, to: dict) -> list[Call]:
-        return [
-            c for c in self.standin.replies_in(int(to["channel_id"]))
-            if c.status == 200
-            and (c.body or {}).get("message_reference", {}).get("message_id") == int(to["id"])
-        ]
 
     def ask(self, question: str, user: int) -> dict:
-        return self.run(self.standin.interaction("ask", {"question": question}, user_id=user))
+        return self.command("ask", {"question": question}, user_id=user)
 
 
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory):
     harness = Bot(tmp_path_factory.mktemp("faults-bot"))
     try:
-        harness.start()
+        harness.start_bot()
         yield harness
     finally:
         harness.stop()
@@ -156,11 +77,6 @@ def is_answer(body: dict) -> bool:
 def is_cooldown_notice(body: dict) -> bool:
     content = body.get("content") or ""
     return "try again in" in content or "秒後にもう一度" in content  # English or Japanese
-
-
-def assert_no_mentions(body: dict) -> None:
-    allowed = body.get("allowed_mentions")
-    assert allowed is not None and allowed.get("parse") == [], body
 
 
 # ---- abuse and fairness --------------------------------------------------------------------
