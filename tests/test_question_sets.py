@@ -9,7 +9,7 @@ import pytest
 from index.evaluate import load_questions, squash
 from tests.conftest import BUNDLED, ROOT
 
-SETS = ["questions.jsonl", "questions_holdout.jsonl"]
+SETS = ["questions.jsonl", "questions_holdout.jsonl", "questions_holdout2.jsonl"]
 KINDS = {"en", "ja-exact", "ja-paraphrase", "unanswerable-en", "unanswerable-ja"}
 
 
