@@ -28,16 +28,15 @@ from index.translate_select import Passages
 
 MAX_GROUPS = 64  # a pasted essay is searched by its first 64 distinct words
 # Tuned with scripts/tune_rerank.py on the dev split of tests/data/questions.jsonl; the
-# README reports them on the test split.
+# README reports them on the other split and on two held-out sets.
 RERANK_POOL = 10  # the head of the candidates re-ordered by similarity and answer type
 MIN_COVERAGE = 0.2  # the best passage must hold this share of the question's weight ...
 MIN_COVERAGE_RERANKED = 0.0  # ... or this share, when similarity is there as a second check
 ANSWER_BONUS = 0.3  # fused score × (1 + bonus) for a passage holding a fitting answer span
 KNOWN_WEIGHT = 1e-6  # the least weight of a word the documents contain
 RERANK_WEIGHT = 0.5  # share of the question-passage similarity in the re-ranked score
-MIN_SIMILARITY = (
-    0.0  # below it, no candidate is about the question (off: the sentence check below catches more)
-)
+# Below it, no candidate is about the question; off, as the sentence check below catches more.
+MIN_SIMILARITY = 0.0
 # A who/how-many/where/when/why answer must sit in a sentence holding this share of the
 # question's weight (see the trade-off that scripts/tune_rerank.py prints).
 MIN_SUPPORT = 0.1
