@@ -8,6 +8,7 @@ bot tests and the bot fault tests, which differ only in their config and what th
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import shutil
 import subprocess
@@ -21,6 +22,12 @@ from typing import Any
 from discord_standin import Call, DiscordStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
+_user_ids = itertools.count(10_000)
+
+
+def new_user() -> int:
+    """A user id no other test has used, so the per-user cooldown never couples tests."""
+    return next(_user_ids)
 
 
 class BotHarness:

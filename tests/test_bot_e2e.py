@@ -8,7 +8,6 @@ Each test uses its own user ids, so the shared per-user cooldown never couples t
 
 from __future__ import annotations
 
-import itertools
 import re
 import signal
 import socket
@@ -17,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bot_harness import ROOT, BotHarness, assert_no_mentions, bot_command, bot_env, write_config
+from bot_harness import (
+    ROOT,
+    BotHarness,
+    assert_no_mentions,
+    bot_command,
+    bot_env,
+    new_user,
+    write_config,
+)
 
 TOKEN = "stand-in-token.SECRET-do-not-print"
 ADMIN_USER = 4242
@@ -25,13 +32,6 @@ COOLDOWN = 30
 MAX_CHARS = 500
 EPHEMERAL = 64
 MANAGE_GUILD = 1 << 5
-
-_user_ids = itertools.count(10_000)
-
-
-def new_user() -> int:
-    return next(_user_ids)
-
 
 class Harness(BotHarness):
     """The shared harness with this module's config and an /ask that waits for the reply."""

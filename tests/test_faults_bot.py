@@ -14,14 +14,13 @@ against the Discord stand-in on 127.0.0.1.
 
 from __future__ import annotations
 
-import itertools
 import re
 import signal
 import time
 from pathlib import Path
 
 import pytest
-from bot_harness import BotHarness, assert_no_mentions
+from bot_harness import BotHarness, assert_no_mentions, new_user
 from discord_standin import Call
 
 pytestmark = pytest.mark.slow
@@ -31,13 +30,6 @@ ADMIN_USER = 4343
 COOLDOWN = 60
 FLOOD = 1000
 EPHEMERAL = 64
-
-_user_ids = itertools.count(50_000)
-
-
-def new_user() -> int:
-    return next(_user_ids)
-
 
 class Bot(BotHarness):
     """The shared harness with this module's config; `ask` returns the interaction."""
