@@ -13,25 +13,34 @@ import logging
 import os
 import sqlite3
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from bot.terminal import ProgressBar, render_answer, render_report
 from index.build import BuildFailed, BuildRunning, EmptyCorpus, build_index
 from index.engine import Engine
 from index.evaluate import (
-    decline_curve,
+    Question,
     evaluate,
-    format_curve,
     format_table,
     load_questions,
+    lookup_questions,
+    verdict_curve,
 )
+from index.models import Answer
 from index.semantic import EncoderMissing
+from index.settings import DEFAULT
 from index.store import StoreError, describe_damage
 from index.tokenize import TokenizerMissing
 
 DEFAULT_CORPUS = Path("corpus")
 DEFAULT_DB = Path("data/shirabe.db")
-CURVE = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+# Settings the eval replays the verdict under (from each answer's signals).
+SWEEPS = {
+    "min_coverage": (0.1, 0.2, 0.3, 0.4, 0.5),
+    "min_support": (0.3, 0.4, 0.5, 0.6, 0.7),
+    "min_statement": (0.5, 0.6, 0.75, 0.9, 1.0),
+}
 
 EXPECTED = (
     StoreError,
@@ -72,8 +81,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object per question")
     _common(p)
 
-    p = sub.add_parser("eval", help="measure Hit@k and MRR on a JSONL question set")
-    p.add_argument("questions", type=Path)
+    p = sub.add_parser("eval", help="measure Hit@k, MRR and verdicts on a JSONL question set")
+    p.add_argument("questions", type=Path, nargs="?", help="a JSONL question set")
+    p.add_argument(
+        "--lookups",
+        action="store_true",
+        help="instead: every proper noun and katakana word of the corpus asked alone",
+    )
     p.add_argument("-k", type=int, default=10, help="passages retrieved per question")
     p.add_argument("--split", help="only questions of this split (e.g. dev or test)")
     _common(p)
@@ -84,7 +98,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 async def _index(args) -> int:
-    report = await build_index(args.corpus, args.db, ProgressBar(), args.rerank, repair=True)
+    vectors = DEFAULT.rerank if args.rerank is None else args.rerank
+    report = await build_index(args.corpus, args.db, ProgressBar(), vectors, repair=True)
     print(render_report(report))
     return 0
 
@@ -97,27 +112,38 @@ async def _open(args) -> Engine:
 
 
 async def _ask(args) -> int:
+    """Exit codes follow grep: 0 something shown (answered or related), 1 nothing, 2 a
+    problem; for questions read from stdin, 0 when any of them showed something."""
     engine = await _open(args)
     try:
         if args.question is not None:
-            await _answer_one(engine, args.question, args)
-            return 0
+            return _exit_code([await _answer_one(engine, args.question, args)])
+        answers = []
         for line in sys.stdin:
             question = line.rstrip("\n")
             if question.strip():
-                await _answer_one(engine, question, args)
+                answers.append(await _answer_one(engine, question, args))
                 sys.stdout.flush()
-        return 0
+        return _exit_code(answers)
     finally:
         await engine.close()
 
 
-async def _answer_one(engine: Engine, question: str, args) -> None:
+async def _answer_one(engine: Engine, question: str, args) -> Answer:
     answer = await engine.ask(_as_typed(question), args.k)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
         print(render_answer(answer, color=sys.stdout.isatty()))
+    return answer
+
+
+def _exit_code(answers: list[Answer]) -> int:
+    if any(a.hits for a in answers):
+        return 0
+    if answers and all(a.problem for a in answers):
+        return 2
+    return 1
 
 
 def _as_typed(question: str) -> str:
@@ -128,51 +154,54 @@ def _as_typed(question: str) -> str:
 
 
 async def _eval(args) -> int:
-    questions = load_questions(args.questions)
-    if args.split:
-        questions = [q for q in questions if q.split == args.split]
     engine = await _open(args)
-    modes = [("BM25 only", False)]
-    if engine.generation.vectors is not None and args.rerank is not False:
-        modes.append(("re-ranked", None))
-    runs: dict[str, list] = {}
-    sweeps: dict[str, list] = {}
     try:
-        for name, rerank in modes:
-            engine.rerank = rerank
-            runs[name] = [(q, await engine.ask(q.question, args.k)) for q in questions]
-        # For each trade-off, that check is switched off and applied afterwards at each
-        # threshold; the other checks stay on.
-        for label, attribute in _CURVES:
-            if label == "sentence similarity" and len(modes) == 1:
-                continue
-            saved = getattr(engine, attribute)
-            setattr(engine, attribute, 0.0)
-            sweeps[label] = [(q, await engine.ask(q.question, args.k)) for q in questions]
-            setattr(engine, attribute, saved)
+        if args.lookups or args.questions is None:
+            if args.questions is not None or not args.lookups:
+                raise ValueError("give a question set or --lookups (one of them)")
+            questions = await asyncio.to_thread(lookup_questions, args.corpus)
+            source = f"one-word look-ups generated from {args.corpus}"
+        else:
+            questions = load_questions(args.questions)
+            source = str(args.questions)
+        if args.split:
+            questions = [q for q in questions if q.split == args.split]
+        pairs = [(q, await engine.ask(q.question, args.k)) for q in questions]
     finally:
         await engine.close()
     split = f" (split {args.split})" if args.split else ""
-    print(f"{len(questions)} questions from {args.questions}{split}")
-    for name, pairs in runs.items():
-        print(f"\n{name}:")
-        print(format_table(evaluate(pairs)))
-    for label, pairs in sweeps.items():
-        print(f"\nDecline trade-off, {modes[-1][0]}, by {label} (other checks on):")
-        print(format_curve(decline_curve(pairs, CURVE, _SIGNALS[label]), label))
+    mode = "re-ranked" if engine.generation.vectors is not None and engine.rerank else "BM25"
+    print(f"{len(questions)} questions from {source}{split}; ranking: {mode}")
+    print(format_table(evaluate(pairs)))
+    if args.lookups:
+        _print_misses(pairs)
+        return 0
+    for name, values in SWEEPS.items():
+        variants = [replace(engine.settings, **{name: v}) for v in values]
+        print(f"\nVerdicts by {name} (the rest as set; replayed from each answer's signals):")
+        print(f"{name:>16}{'answerable nothing':>20}{'ans+top3':>10}{'unans. answered':>17}")
+        for settings, tally in verdict_curve(pairs, variants):
+            r = tally.row()
+            print(
+                f"{getattr(settings, name):>16.2f}"
+                f"{_frac(r['nothing_answerable'], r['answerable']):>20}"
+                f"{_frac(r['answered_found'], r['answerable']):>10}"
+                f"{_frac(r['answered_unanswerable'], r['unanswerable']):>17}"
+            )
     return 0
 
 
-_CURVES = (
-    ("coverage", "min_coverage"),
-    ("sentence similarity", "min_sentence_similarity"),
-    ("answer support", "min_support"),
-)
-_SIGNALS = {
-    "coverage": lambda a: a.best_coverage or 0.0,
-    "sentence similarity": lambda a: a.best_sentence_similarity,
-    "answer support": lambda a: a.answer_support,
-}
+def _frac(count: float | int, total: float | int) -> str:
+    return f"{int(count)}/{int(total)}"
+
+
+def _print_misses(pairs: list[tuple[Question, Answer]], limit: int = 20) -> None:
+    """The look-ups not found in the top 3, so a miss can be reproduced with `shirabe ask`."""
+    from index.evaluate import first_relevant_rank
+
+    misses = [q.question for q, a in pairs if (first_relevant_rank(q, a) or 99) > 3]
+    if misses:
+        print(f"\nnot in the top 3 ({len(misses)}): " + ", ".join(misses[:limit]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,37 +17,29 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import aiosqlite
 import numpy as np
 
-from index import jmdict, search, semantic, store, vectors
+from index import colloquial, jmdict, search, semantic, store, vectors
 from index.bm25 import Postings, load_postings
 from index.build import BuildRunning, EmptyCorpus, build_index, settings_mismatch
 from index.excerpt import make_excerpt
-from index.models import Answer, Citation, DocumentInfo, Hit, ReindexReport, Stats
+from index.models import Answer, AnswerLine, Citation, DocumentInfo, Hit, ReindexReport, Stats
 from index.names import NameIndex
 from index.passages import split_sentences
-from index.search import (
-    MIN_COVERAGE,
-    MIN_SIMILARITY,
-    MIN_SUPPORT,
-    RERANK_WEIGHT,
-    QueryPlan,
-    answer_finder,
-    count_matches,
-    plan_query,
-    rank,
-)
+from index.search import QueryPlan, answer_finder, count_matches, plan_query, rank
+from index.settings import DEFAULT, Settings
 from index.translate_select import IndexPassages
+from index.verdict import Signals, Verdict, decide
+from index.vocabulary import VocabularyIndex
 
 log = logging.getLogger(__name__)
 
 DEFAULT_K = 3
 MAX_K = 50
-SHOWN = 3  # the passages whose sentences the decline rule reads (a reply shows three)
 MAX_SENTENCES = 60  # sentences encoded per question for the sentence-level similarity
 MAX_QUESTION_CHARS = 20_000
 
@@ -81,6 +73,7 @@ class Generation:
     vectors: np.ndarray | None = None  # float16 passage vectors, in passage order
     vector_model: str | None = None
     _names: NameIndex | None = None
+    _terms: VocabularyIndex | None = None
     _names_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def names(self) -> NameIndex:
@@ -90,6 +83,13 @@ class Generation:
             if self._names is None:
                 self._names = NameIndex.build(self.vocabulary)
             return self._names
+
+    def terms(self) -> VocabularyIndex:
+        """The vocabulary searchable by substring, built on first need (see `names`)."""
+        with self._names_lock:
+            if self._terms is None:
+                self._terms = VocabularyIndex(self.vocabulary)
+            return self._terms
 
 
 class _LazyNames:
@@ -104,18 +104,13 @@ class _LazyNames:
 
 class Engine:
     def __init__(
-        self, corpus: Path, db_path: Path, db: aiosqlite.Connection, rerank: bool | None = None
+        self, corpus: Path, db_path: Path, db: aiosqlite.Connection, settings: Settings = DEFAULT
     ) -> None:
         self.corpus = corpus
         self.db_path = db_path
         self._db = db
-        # None: re-rank when the generation has passage vectors; True: require them.
-        self.rerank = rerank
-        self.rerank_weight = RERANK_WEIGHT
-        self.min_similarity = MIN_SIMILARITY
-        self.min_support = MIN_SUPPORT
-        self.min_sentence_similarity = search.MIN_SENTENCE_SIMILARITY
-        self.require_answer = search.REQUIRE_ANSWER
+        # Ranking and verdict numbers; `shirabe eval` swaps in variants (dataclasses.replace).
+        self.settings = settings
         self._generation: Generation | None = None
         self._reindex_lock = asyncio.Lock()
         # Questions' CPU work runs on at most one thread per core: more threads only fight
@@ -123,8 +118,11 @@ class Engine:
         self._executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
         self._data_version: int | None = None  # to notice other processes' commits
         self.notices: list[str] = []  # messages for the user about what opening did
-        # Below these, "nothing relevant" (eval sets them to 0 and sweeps afterwards).
-        self.min_coverage: float | None = None  # None: the default for the mode in use
+
+    @property
+    def rerank(self) -> bool | None:
+        """None: re-rank when the generation has passage vectors; True: require them."""
+        return self.settings.rerank
 
     # ---- lifecycle -------------------------------------------------------------------
     @classmethod
@@ -136,11 +134,16 @@ class Engine:
         build_if_missing: bool = True,
         progress=None,
         rerank: bool | None = None,
+        settings: Settings = DEFAULT,
     ) -> Engine:
         """Open the index, building (or rebuilding) it when missing, foreign or damaged.
 
-        `rerank=True` needs the sentence encoder (EncoderMissing says how to install it) and
-        computes passage vectors if the index has none; False never loads the encoder."""
+        `rerank` (when not None) overrides `settings.rerank`. True needs the sentence encoder
+        (EncoderMissing says how to install it) and computes passage vectors if the index
+        has none; False never loads the encoder."""
+        if rerank is not None:
+            settings = replace(settings, rerank=rerank)
+        rerank = settings.rerank
         if rerank and not semantic.available():
             raise semantic.EncoderMissing("re-ranking is on")
         notices: list[str] = []
@@ -152,7 +155,7 @@ class Engine:
                     raise
                 notices.append(cls._set_aside(db_path, exc))
                 continue
-            engine = cls(corpus, db_path, db, rerank)
+            engine = cls(corpus, db_path, db, settings)
             engine.notices = notices
             try:
                 await engine._load_or_build(build_if_missing, progress)
@@ -242,7 +245,9 @@ class Engine:
         """Load what the first question would otherwise wait for (the English table and the
         name index), so a long-running server answers its first question as fast as the rest."""
         gen = self.generation
-        await asyncio.to_thread(lambda: (jmdict.load(), gen.names()))
+        await asyncio.to_thread(
+            lambda: (jmdict.load(), gen.names(), gen.terms(), colloquial.warm_up())
+        )
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False)
@@ -274,47 +279,48 @@ class Engine:
         problem = _question_problem(query)
         if problem:
             return Answer(query, [], [], _ms(started), problem=problem)
+        settings = self.settings
         plan, ranked = await self._run(self._plan_and_rank, gen, query, k + offset)
         question_vec = None
         if ranked.pool and self._reranking(gen):
             question_vec, sims = await self._run(self._similarities, gen, query, ranked)
-            search.rerank(ranked, sims, self.rerank_weight)
-        head = ranked.pool[: search.RERANK_POOL] if plan.qtype else ranked.pool[:SHOWN]
+            search.rerank(ranked, sims, settings.rerank_weight)
+        head = ranked.pool[: settings.rerank_pool]
         wanted = list({c.index: c for c in head + ranked.pool[offset : offset + k]}.values())
         rows = await self._passage_rows([int(gen.passage_ids[c.index]) for c in wanted])
         texts = {c.index: rows[int(gen.passage_ids[c.index])]["text"] for c in wanted}
-        await self._run(search.prefer_answers, ranked, texts, plan)
+        await self._run(search.prefer_answers, ranked, texts, plan, settings)
+        shown = ranked.pool[: settings.shown]
         sentence_similarity = None
         if question_vec is not None:
-            shown = [texts[c.index] for c in ranked.pool[:SHOWN]]
-            sentence_similarity = await self._run(_best_sentence, question_vec, shown)
+            shown_texts = [texts[c.index] for c in shown]
+            sentence_similarity = await self._run(_best_sentence, question_vec, shown_texts)
         typed = plan.qtype is not None and plan.qtype.value != "what"
+        signals = Signals(
+            matched=bool(ranked.pool),
+            coverage=ranked.best_coverage,
+            qtype=plan.qtype.value if plan.qtype else None,
+            support=max((c.support for c in shown), default=0.0),
+            answer_found=any(c.answering for c in shown),
+            sentence_similarity=sentence_similarity,
+        )
+        verdict, reason = decide(signals, settings)
         facts = {
             "query_terms": [g.label for g in plan.groups],
             "translations": plan.translations,
+            "verdict": verdict.value,
+            "reason": reason,
+            "signals": signals,
             "best_coverage": ranked.best_coverage,
             "best_similarity": ranked.best_similarity,
             "best_sentence_similarity": sentence_similarity,
             "qtype": plan.qtype.value if plan.qtype else None,
-            "answer_support": (
-                max((c.support for c in ranked.pool[:SHOWN]), default=0.0) if typed else None
-            ),
-            "answer_found": any(c.answering for c in ranked.pool[:SHOWN]) if typed else None,
+            "answer_support": signals.support,
+            "answer_found": signals.answer_found if typed else None,
             "total_hits": count_matches(gen.postings, ranked.group_ids) if count else None,
         }
-        why = search.decline_reason(
-            ranked,
-            plan,
-            self._min_coverage(ranked),
-            self.min_similarity,
-            self.min_support,
-            SHOWN,
-            sentence_similarity=sentence_similarity,
-            min_sentence_similarity=self.min_sentence_similarity,
-            require_answer=self.require_answer,
-        )
-        if why:
-            return Answer(query, hits=[], took_ms=_ms(started), declined=why, **facts)
+        if verdict is Verdict.NOTHING:
+            return Answer(query, hits=[], took_ms=_ms(started), declined=reason, **facts)
         page = ranked.pool[offset : offset + k]
         rows.update(
             await self._passage_rows(
@@ -326,13 +332,9 @@ class Engine:
             )
         )
         hits = await self._run(self._hits, gen, plan, ranked, rows, page, offset)
-        return Answer(query, hits=hits, took_ms=_ms(started), **facts)
-
-    def _min_coverage(self, ranked: search.Ranked) -> float:
-        if self.min_coverage is not None:
-            return self.min_coverage
-        reranked = ranked.best_similarity is not None
-        return search.MIN_COVERAGE_RERANKED if reranked else MIN_COVERAGE
+        answered = verdict is Verdict.ANSWERED and offset == 0
+        line = _answer_line(shown, texts, settings) if answered else None
+        return Answer(query, hits=hits, took_ms=_ms(started), answer=line, **facts)
 
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -370,18 +372,18 @@ class Engine:
         """The question's vector, and its cosine with each passage at the head of the pool:
         one encoding, N dot products."""
         question = semantic.Encoder.load().encode([query])[0]
-        head = ranked.pool[: search.RERANK_POOL]
+        head = ranked.pool[: self.settings.rerank_pool]
         rows = np.asarray(gen.vectors[[c.index for c in head]], dtype=np.float32)
         return question, rows @ question
 
     def _plan_and_rank(self, gen: Generation, query: str, want: int):
         has_term = gen.vocabulary.__contains__
         corpus = IndexPassages(gen.postings, gen.vocabulary)
-        plan = plan_query(query, has_term, _LazyNames(gen), corpus)
+        plan = plan_query(query, has_term, _LazyNames(gen), corpus, gen.terms())
         group_ids = [
             [gen.vocabulary[t] for t in g.terms if t in gen.vocabulary] for g in plan.groups
         ]
-        return plan, rank(gen.postings, group_ids, want)
+        return plan, rank(gen.postings, group_ids, want, self.settings)
 
     def _hits(self, gen, plan: QueryPlan, ranked, rows, page, offset: int) -> list[Hit]:
         """Excerpt and cite one page of the (already ordered) pool."""
@@ -523,6 +525,23 @@ def _question_problem(question: str) -> str | None:
         )
     if not any(ch.isalnum() for ch in question):
         return "The question has no words in it, only punctuation or symbols."
+    return None
+
+
+def _answer_line(
+    shown: list[search.Candidate], texts: dict[int, str], settings: Settings
+) -> AnswerLine | None:
+    """The stating sentence of the best-placed shown passage that has one good enough.
+
+    Its rank is the passage's place in the answer's first page (hits 1..shown)."""
+    typed = any(c.answering for c in shown)
+    for rank_no, cand in enumerate(shown, 1):
+        enough = settings.min_support if typed else settings.min_statement
+        if cand.sentence is None or cand.support < enough or (typed and cand.span is None):
+            continue
+        s, e = cand.sentence
+        span = (cand.span[0] - s, cand.span[1] - s) if cand.span else None
+        return AnswerLine(rank_no, texts[cand.index][s:e], s, e, span)
     return None
 
 

@@ -38,6 +38,7 @@ from index.tokenize import ENGLISH_STOP_WORDS, tokenize
 if TYPE_CHECKING:  # pragma: no cover - import for type checkers only
     from index.names import NameIndex
     from index.translate_select import Passages
+    from index.vocabulary import VocabularyIndex
 
 _LATIN_WORD = re.compile(r"[a-z][a-z'\-]*\Z")
 _KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ヶ]")
@@ -256,7 +257,7 @@ class TermGroup:
 
     label: str
     terms: tuple[str, ...]
-    source: str  # "term" (used as is) | "jmdict" | "name" | "latin"
+    source: str  # "term" (as is) | "jmdict" | "name" | "latin" | "fragment" | "colloquial"
     lemma: str = ""
 
 
@@ -529,17 +530,19 @@ def english_groups(
     *,
     text: str | None = None,
     corpus: Passages | None = None,
+    vocab: VocabularyIndex | None = None,
 ) -> tuple[list[TermGroup], dict[str, list[str]]]:
     """Turn a question's terms into groups of corpus terms, and say how English was translated.
 
     `terms` is the tokenizer's output for the question. Japanese terms and numbers pass
-    through as they are. English words are handled in this order: stop words dropped;
-    a run of adjacent words the corpus writes as one (sev lake -> sevlake), a phrasal verb
-    (break out, when `text`, the question as written, shows its particle) or a phrase
-    (prime minister) becomes one group; any other word is lemmatized and translated through
-    the glossary or JMdict and the name index, keeping only terms the corpus has. The word
-    itself stays an alternative when the corpus contains it as written. At most
-    `max_alternatives` terms per group, most likely first.
+    through as they are when the corpus has them; otherwise `_japanese_slot` finds what
+    they stand for (with `vocab`, the index's terms by substring). English words are
+    handled in this order: stop words dropped; a run of adjacent words the corpus writes as
+    one (sev lake -> sevlake), a phrasal verb (break out, when `text`, the question as
+    written, shows its particle) or a phrase (prime minister) becomes one group; any other
+    word is lemmatized and translated through the glossary or JMdict and the name index,
+    keeping only terms the corpus has. The word itself stays an alternative when the corpus
+    contains it as written. At most `max_alternatives` terms per group, most likely first.
 
     With `corpus` (the index's passages), a candidate the dictionary ranked too low joins a
     word's alternatives when it clearly goes with the other words' terms in the corpus
@@ -563,7 +566,7 @@ def english_groups(
     while i < len(words):
         w = words[i]
         if not is_english_word(w):
-            add(_Slot(w, [], "term", as_written=(w,), shown=False))
+            add(_japanese_slot(w, has_term, names, vocab))
             i += 1
             continue
 
@@ -664,6 +667,41 @@ def _corpus_choice(
         ]
         out.append(translate_select.revise(first, [t for t, _ in pool], [a for _, a in pool]))
     return out
+
+
+def _japanese_slot(
+    w: str,
+    has_term: Callable[[str], bool],
+    names: NameIndex | None,
+    vocab: VocabularyIndex | None,
+) -> _Slot:
+    """The slot for a Japanese (or numeric) term, whatever the corpus calls it.
+
+    A term the corpus has is searched as it is, together with the longer katakana terms it
+    starts (カザフ also searches カザフスタン). A term the corpus lacks is, in order: a piece
+    of terms it has (the n-gram fallback: アゼル -> アゼルバイジャン), a spelling variant of a
+    katakana name (パシニャン -> パシヤン), or an everyday word read through its English
+    glosses (捕まえる -> arrest -> 逮捕, 拘束); failing all, it matches nothing.
+    """
+    if has_term(w):
+        longer = tuple(vocab.extensions(w)) if vocab is not None else ()
+        return _Slot(w, [], "term", named=longer, as_written=(w,), shown=bool(longer))
+    pieces = tuple(vocab.containing(w)) if vocab is not None else ()
+    if pieces:
+        return _Slot(w, [], "fragment", named=pieces, shown=True)
+    if names is not None and _KATAKANA_TERM.match(w):
+        from index.names import romanize
+
+        variants = tuple(names.match(romanize(w)))
+        if variants:
+            return _Slot(w, [], "name", named=variants, shown=True)
+    from index import colloquial
+
+    keys = colloquial.english_keys(w)
+    pool = _scored(keys, has_term) if keys else []
+    if pool:
+        return _Slot(w, pool, "colloquial", lemma="/".join(keys), shown=True)
+    return _Slot(w, [], "term", as_written=(w,), shown=False)
 
 
 def _word_slot(w: str, has_term: Callable[[str], bool], names: NameIndex | None) -> _Slot | None:

@@ -11,11 +11,12 @@ import json
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from index.models import Answer
+from index.settings import Settings
+from index.verdict import decide
 
 CUTOFFS = (1, 3, 5)
 MRR_DEPTH = 10
@@ -65,23 +66,26 @@ def first_relevant_rank(question: Question, answer: Answer) -> int | None:
 
 @dataclass
 class Tally:
-    """Figures for one group of questions."""
+    """Figures for one group of questions, the verdicts always beside the ranking."""
 
     answerable: int = 0
     hits_at: dict[int, int] = field(default_factory=lambda: dict.fromkeys(CUTOFFS, 0))
     reciprocal_ranks: float = 0.0
-    declined_answerable: int = 0
+    nothing_answerable: int = 0  # answerable, but the reply said "nothing" (hid the answer)
+    answered_found: int = 0  # answerable, found in the top 3 and marked "answered"
     unanswerable: int = 0
-    declined_unanswerable: int = 0
+    nothing_unanswerable: int = 0
+    answered_unanswerable: int = 0  # unanswerable, yet marked "answered" (pretended)
 
     def add(self, question: Question, answer: Answer) -> None:
-        declined = not answer.hits
+        verdict = answer.verdict or ("nothing" if not answer.hits else "related")
         if not question.evidence:
             self.unanswerable += 1
-            self.declined_unanswerable += declined
+            self.nothing_unanswerable += verdict == "nothing"
+            self.answered_unanswerable += verdict == "answered"
             return
         self.answerable += 1
-        self.declined_answerable += declined
+        self.nothing_answerable += verdict == "nothing"
         rank = first_relevant_rank(question, answer)
         if rank is None:
             return
@@ -89,20 +93,23 @@ class Tally:
             self.hits_at[cut] += rank <= cut
         if rank <= MRR_DEPTH:
             self.reciprocal_ranks += 1 / rank
+        self.answered_found += rank <= 3 and verdict == "answered"
 
     def row(self) -> dict[str, float | int]:
         n = self.answerable or 1
         out: dict[str, float | int] = {"answerable": self.answerable}
         out.update({f"hit@{c}": self.hits_at[c] / n for c in CUTOFFS})
         out["mrr@10"] = self.reciprocal_ranks / n
-        out["declined_answerable"] = self.declined_answerable
+        out["nothing_answerable"] = self.nothing_answerable
+        out["answered_found"] = self.answered_found
         out["unanswerable"] = self.unanswerable
-        out["declined_unanswerable"] = self.declined_unanswerable
+        out["nothing_unanswerable"] = self.nothing_unanswerable
+        out["answered_unanswerable"] = self.answered_unanswerable
         return out
 
 
 def evaluate(pairs: list[tuple[Question, Answer]]) -> dict[str, dict[str, float | int]]:
-    """Rows per kind plus "all"; unanswerable kinds only count declines."""
+    """Rows per kind plus "all"; questions without evidence only count verdicts."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     for question, answer in pairs:
         tallies["all"].add(question, answer)
@@ -111,53 +118,76 @@ def evaluate(pairs: list[tuple[Question, Answer]]) -> dict[str, dict[str, float 
 
 
 def format_table(rows: dict[str, dict[str, float | int]]) -> str:
+    """Ranking and verdicts side by side: "nothing" on answerable questions (answers hidden)
+    is never shown without "answered" on unanswerable ones (answers pretended)."""
     header = (
-        f"{'kind':<18}{'n':>4}{'Hit@1':>8}{'Hit@3':>8}{'Hit@5':>8}{'MRR@10':>8}"
-        f"{'lost':>6}{'declined':>14}"
+        f"{'kind':<18}{'n':>4}{'Hit@1':>7}{'Hit@3':>7}{'Hit@5':>7}{'MRR':>7}"
+        f"{'nothing':>9}{'ans+top3':>10}{'unans: answered / nothing':>27}"
     )
     lines = [header, "-" * len(header)]
     for kind, r in rows.items():
-        declined = ""
+        unans = ""
         if r["unanswerable"]:
-            declined = f"{r['declined_unanswerable']}/{r['unanswerable']} unans."
-        if r["answerable"]:
+            unans = (
+                f"{r['answered_unanswerable']}/{r['unanswerable']}"
+                f" / {r['nothing_unanswerable']}/{r['unanswerable']}"
+            )
+        n = r["answerable"]
+        if n:
+            nothing = f"{r['nothing_answerable']}/{n}"
+            found = f"{r['answered_found']}/{n}"
             lines.append(
-                f"{kind:<18}{r['answerable']:>4}{r['hit@1']:>8.3f}{r['hit@3']:>8.3f}"
-                f"{r['hit@5']:>8.3f}{r['mrr@10']:>8.3f}{r['declined_answerable']:>6}{declined:>14}"
+                f"{kind:<18}{n:>4}{r['hit@1']:>7.3f}{r['hit@3']:>7.3f}{r['hit@5']:>7.3f}"
+                f"{r['mrr@10']:>7.3f}{nothing:>9}{found:>10}{unans:>27}"
             )
         else:
-            lines.append(f"{kind:<18}{r['unanswerable']:>4}{'':>38}{declined:>14}")
+            lines.append(f"{kind:<18}{r['unanswerable']:>4}{'':>47}{unans:>27}")
     return "\n".join(lines)
 
 
-def decline_curve(
+def verdict_curve(
     pairs: list[tuple[Question, Answer]],
-    thresholds: tuple[float, ...],
-    signal: Callable[[Answer], float | None] = lambda a: a.best_coverage or 0.0,
-) -> list[tuple[float, int, int, int, int]]:
-    """For each threshold on `signal`: (threshold, answerable lost, answerable, unanswerable
-    declined, unanswerable). `pairs` must come from an engine that declined nothing on that
-    signal, so every threshold can be applied afterwards; a signal of None (support, for a
-    question with no answer type) never declines."""
-    rows = []
-    for t in thresholds:
-        lost = declined = answerable = unanswerable = 0
-        for q, a in pairs:
-            value = signal(a)
-            out = not a.hits or (value is not None and value < t)
-            if q.evidence:
-                answerable += 1
-                lost += out
-            else:
-                unanswerable += 1
-                declined += out
-        rows.append((t, lost, answerable, declined, unanswerable))
-    return rows
+    settings_list: list[Settings],
+) -> list[tuple[Settings, Tally]]:
+    """The verdicts the same answers would get under other settings: the signals are kept
+    on each answer, and `index.verdict.decide` is the engine's own rule."""
+    out = []
+    for settings in settings_list:
+        tally = Tally()
+        for question, answer in pairs:
+            if answer.signals is not None:
+                verdict, _ = decide(answer.signals, settings)
+                answer = replace(answer, verdict=verdict.value)
+            tally.add(question, answer)
+        out.append((settings, tally))
+    return out
 
 
-def format_curve(rows: list[tuple[float, int, int, int, int]], label: str = "coverage") -> str:
-    head = f"{label} <"
-    lines = [f"{head:>22}{'answerable lost':>18}{'unanswerable declined':>24}"]
-    for t, lost, n_a, declined, n_u in rows:
-        lines.append(f"{t:>22.2f}{f'{lost}/{n_a}':>18}{f'{declined}/{n_u}':>24}")
-    return "\n".join(lines)
+def lookup_questions(corpus: Path) -> list[Question]:
+    """Every proper noun and katakana word of the corpus asked alone, with the romanized
+    spelling of each katakana one as well ("pashinyan"): a name typed alone must be found.
+
+    Generated from the corpus, so the set grows with it. A word counts once, as written
+    where first seen; its evidence is that written form."""
+    from index.ingest import iter_documents
+    from index.names import romanize
+    from index.tokenize import tokenize_spans
+
+    seen: dict[str, None] = {}
+    texts = [d.text for d in iter_documents(corpus) if not isinstance(d, tuple)]
+    for text in texts:
+        for token in tokenize_spans(text):
+            word = token.surface.strip()
+            proper = "固有名詞" in token.pos
+            if len(word) >= 2 and (proper or _KATAKANA_WORD.fullmatch(word)):
+                seen.setdefault(word, None)
+    questions = [Question(w, (w,), "lookup-ja", "lookups") for w in seen]
+    for word in seen:
+        if _KATAKANA_WORD.fullmatch(word) and len(word) >= 3:
+            latin = romanize(word).replace(" ", "")
+            if len(latin) >= 4:
+                questions.append(Question(latin, (word,), "lookup-latin", "lookups"))
+    return questions
+
+
+_KATAKANA_WORD = re.compile(r"[\u30a1-\u30fa\u30fc]{2,}")

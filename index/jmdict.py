@@ -67,6 +67,10 @@ class Table(Mapping[str, Scored]):
             self._parsed[key] = got
         return got
 
+    def lines(self) -> list[str]:
+        """The raw lines, "key\tform:score\t...", for reading the table the other way."""
+        return self._lines
+
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and "\t" not in key and self._line(key) is not None
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from index.verdict import Signals
+
 
 @dataclass(frozen=True)
 class Document:
@@ -97,16 +99,38 @@ class Hit:
     fused: float | None = None  # the score hits are ordered by
 
 
+@dataclass(frozen=True)
+class AnswerLine:
+    """The sentence that states the answer, from one of the hits (index.verdict)."""
+
+    rank: int  # the hit it comes from (1-based, as Hit.rank)
+    sentence: str
+    start: int  # the sentence's offsets in that hit's passage text
+    end: int
+    span: tuple[int, int] | None = None  # the answer (a name, a number) within `sentence`
+
+    def marked(self, left: str, right: str) -> str:
+        """The sentence with its answer span wrapped (《…》 on a terminal, ** on Discord)."""
+        if self.span is None:
+            return self.sentence
+        a, b = self.span
+        return self.sentence[:a] + left + self.sentence[a:b] + right + self.sentence[b:]
+
+
 @dataclass
 class Answer:
-    """The result of one question. `hits` is empty when nothing relevant was found."""
+    """The result of one question. `hits` is empty when the verdict is "nothing"."""
 
     question: str
     query_terms: list[str]
     hits: list[Hit]
     took_ms: float
     translations: dict[str, list[str]] = field(default_factory=dict)
-    declined: str | None = None  # why nothing is shown, when hits is empty
+    verdict: str | None = None  # "answered" | "related" | "nothing" (None: a problem)
+    reason: str | None = None  # why that verdict, in words a reader is shown
+    answer: AnswerLine | None = None  # the stating sentence, when answered
+    signals: Signals | None = None  # what the verdict was decided from
+    declined: str | None = None  # the reason, when the verdict is "nothing"
     problem: str | None = None  # a user-facing explanation for bad input (empty, too long…)
     best_coverage: float | None = None  # share of the question's weight the best passage holds
     best_similarity: float | None = None  # the pool's best question-passage cosine
@@ -144,6 +168,24 @@ class Answer:
                 }
                 for h in self.hits
             ],
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "answer": (
+                None
+                if self.answer is None
+                else {
+                    "rank": self.answer.rank,
+                    "sentence": self.answer.sentence,
+                    "start": self.answer.start,
+                    "end": self.answer.end,
+                    "span": list(self.answer.span) if self.answer.span else None,
+                    "text": (
+                        self.answer.sentence[self.answer.span[0] : self.answer.span[1]]
+                        if self.answer.span
+                        else None
+                    ),
+                }
+            ),
             "declined": self.declined,
             "best_coverage": None if self.best_coverage is None else round(self.best_coverage, 4),
             "best_similarity": (

@@ -17,6 +17,7 @@ import re
 import unicodedata
 from enum import StrEnum
 
+from index.passages import split_sentences
 from index.tokenize import tokenize_spans
 
 
@@ -316,3 +317,84 @@ def _clause_start(sentence: str, pos: int) -> int:
     for m in _CLAUSE_BREAK.finditer(sentence, 0, pos):
         start = m.end()
     return start
+
+
+# --- reading sentences for an answer -------------------------------------------------------
+
+Span = tuple[int, int]
+
+
+class AnswerReader:
+    """Finds, in a passage, the sentences that answer a question and the answer spans in them.
+
+    `group_of` maps each corpus term of the question to its word (group). An answer span is
+    not the question's own word (議長 does not answer "who chairs CSTO?"), a bare title names
+    nobody, a how-many answer carries the asked unit, and for who-questions about a role
+    (国防次官の名前は?) the person is named in a clause with that role; a person introduced as
+    another place's (アルメニアのパシヤン首相) does not answer a question naming a place.
+    """
+
+    def __init__(
+        self, qtype: QType | None, units: re.Pattern[str] | None, group_of: dict[str, int]
+    ) -> None:
+        self.qtype = qtype
+        self.units = units
+        self.group_of = group_of
+        who = qtype is QType.WHO
+        self.roles = {g for t, g in group_of.items() if who and is_title(t)}
+        self.asks_place = who and any(_is_place(t) for t in group_of)
+
+    @property
+    def typed(self) -> bool:
+        return self.qtype is not None and self.qtype is not QType.WHAT
+
+    def sentences(self, text: str) -> list[tuple[Span, list[Span], set[int]]]:
+        """[(sentence span, answer spans in it, question words it holds)] in order; answer
+        spans only for typed questions."""
+        every = tokenize_spans(text)
+        tokens = [t for t in every if t.term in self.group_of]
+        foreign = self._foreign_starts(text, every) if self.asks_place else set()
+        out = []
+        for s, e in split_sentences(text):
+            inside = [t for t in tokens if s <= t.start and t.end <= e]
+            spans = self._spans(text, s, e, inside, foreign) if self.typed else []
+            out.append(((s, e), spans, {self.group_of[t.term] for t in inside}))
+        return out
+
+    def _spans(self, text: str, s: int, e: int, inside, foreign: set[int]) -> list[Span]:
+        assert self.qtype is not None
+        spans = []
+        for a, b in answer_spans(text[s:e], self.qtype):
+            a, b = a + s, b + s
+            if any(t.start <= a and b <= t.end for t in inside):
+                continue  # the question's own word is no answer
+            if self.qtype is QType.WHO and _TITLE.fullmatch(text[a:b]):
+                continue  # 首脳 or 現議長 alone names nobody
+            if self.units is not None and not self.units.search(text[a:b]):
+                continue  # a troop count does not answer "how old"
+            if self.roles and not self._mentions_role(inside, clause_around(text, a, b)):
+                continue  # a person, but not the one in the asked role
+            if a in foreign:
+                continue  # another country's minister
+            spans.append((a, b))
+        return spans
+
+    def _foreign_starts(self, text: str, tokens) -> set[int]:
+        """Where a name introduced as another place's starts (after 「アルメニアの」)."""
+        return {
+            t.end + 1
+            for t in tokens
+            if t.pos.startswith("名詞-固有名詞-地名")
+            and t.term not in self.group_of
+            and text[t.end : t.end + 1] == "の"
+        }
+
+    def _mentions_role(self, tokens, span: Span) -> bool:
+        s, e = span
+        return any(
+            self.group_of[t.term] in self.roles and s <= t.start and t.end <= e for t in tokens
+        )
+
+
+def _is_place(term: str) -> bool:
+    return any(t.pos.startswith("名詞-固有名詞-地名") for t in tokenize_spans(term))

@@ -1,12 +1,12 @@
-"""From a question to ranked passages: query groups, term ids, BM25, and the decline rule.
+"""From a question to ranked passages: query groups, term ids, BM25, and stating sentences.
 
 A question becomes *groups* of alternative corpus terms (one per word the user wrote), so an
 English word with several Japanese translations still counts as one term. BM25 retrieves a
 pool of candidates; they are ordered by BM25 × coverage (the share of the question's idf
 weight a passage holds), and -- when the question asks who / how many / where / when / why --
-a passage holding a fitting answer span gets a bonus. The rule for "nothing relevant" is
-coverage, not a raw score: raw BM25 scores are not comparable across languages and question
-lengths, but coverage is.
+a passage holding a fitting answer span gets a bonus. What the verdict reads (index.verdict)
+is coverage and the stating sentence, not a raw score: raw BM25 scores are not comparable
+across languages and question lengths, but shares of the question's weight are.
 """
 
 from __future__ import annotations
@@ -20,30 +20,14 @@ import numpy as np
 from index.bm25 import Postings, idf_of
 from index.english import TermGroup, english_groups
 from index.names import NameIndex
-from index.passages import split_sentences
-from index.qtype import _TITLE as _BARE_TITLE
-from index.qtype import QType, answer_spans, clause_around, detect, expected_units, is_title
-from index.tokenize import tokenize, tokenize_spans
+from index.qtype import AnswerReader, QType, detect, expected_units
+from index.settings import DEFAULT, Settings
+from index.tokenize import tokenize
 from index.translate_select import Passages
+from index.vocabulary import VocabularyIndex
 
 MAX_GROUPS = 64  # a pasted essay is searched by its first 64 distinct words
-# Tuned with scripts/tune_rerank.py on the dev split of tests/data/questions.jsonl; the
-# README reports them on the other split and on two held-out sets.
-RERANK_POOL = 10  # the head of the candidates re-ordered by similarity and answer type
-MIN_COVERAGE = 0.2  # the best passage must hold this share of the question's weight ...
-MIN_COVERAGE_RERANKED = 0.0  # ... or this share, when similarity is there as a second check
-ANSWER_BONUS = 0.3  # fused score × (1 + bonus) for a passage holding a fitting answer span
 KNOWN_WEIGHT = 1e-6  # the least weight of a word the documents contain
-RERANK_WEIGHT = 0.5  # share of the question-passage similarity in the re-ranked score
-# Below it, no candidate is about the question; off, as the sentence check below catches more.
-MIN_SIMILARITY = 0.0
-# A who/how-many/where/when/why answer must sit in a sentence holding this share of the
-# question's weight (see the trade-off that scripts/tune_rerank.py prints).
-MIN_SUPPORT = 0.1
-MIN_SENTENCE_SIMILARITY = 0.2  # below it, no sentence of the shown passages is about it
-# Decline a who/how-many/where/when/why question when no sentence of the shown passages
-# holds an answer of that type (a person, a number with a fitting unit, a place, a date).
-REQUIRE_ANSWER = True
 
 
 @dataclass
@@ -68,12 +52,16 @@ def plan_query(
     has_term: Callable[[str], bool],
     names: NameIndex | None = None,
     corpus: Passages | None = None,
+    vocab: VocabularyIndex | None = None,
 ) -> QueryPlan:
     """Tokenize the question, translate its English words, and detect what it asks for.
 
-    `corpus` (the index's passages) lets the translation prefer senses that go together."""
+    `corpus` (the index's passages) lets the translation prefer senses that go together;
+    `vocab` (the index's terms) finds what a word the index lacks stands for."""
     terms = list(dict.fromkeys(tokenize(question)))[: MAX_GROUPS * 2]
-    groups, translations = english_groups(terms, has_term, names, text=question, corpus=corpus)
+    groups, translations = english_groups(
+        terms, has_term, names, text=question, corpus=corpus, vocab=vocab
+    )
     qtype = detect(question)
     units = expected_units(question) if qtype is QType.HOW_MANY else None
     return QueryPlan(groups[:MAX_GROUPS], translations, qtype, units)
@@ -84,9 +72,12 @@ class Candidate:
     index: int  # passage index in the generation
     bm25: float  # rank_bm25-equal score
     coverage: float  # share of the question's idf weight this passage holds
-    answers: bool = False  # the question's answer type was checked for this passage
-    support: float = 0.0  # share of the question's weight in its best answering sentence
+    bonus: float = 0.0  # Settings.answer_bonus, for typed questions
+    answers: bool = False  # the passage's sentences were read (prefer_answers)
+    support: float = 0.0  # share of the question's weight in its best stating sentence
     answering: int = 0  # sentences holding an answer of the asked type
+    sentence: tuple[int, int] | None = None  # the best stating sentence, in the passage
+    span: tuple[int, int] | None = None  # the answer span in it, for typed questions
     similarity: float | None = None  # cosine of question and passage vectors, if re-ranked
     mixed: float | None = None  # BM25 and similarity blended, if re-ranked
 
@@ -95,7 +86,7 @@ class Candidate:
         """BM25 (or its blend with similarity) scaled by coverage -- like Lucene's classic
         coordination factor, but idf-weighted -- with a bonus for a fitting answer."""
         base = self.bm25 if self.mixed is None else self.mixed
-        return base * self.coverage * (1 + ANSWER_BONUS * self.support)
+        return base * self.coverage * (1 + self.bonus * self.support)
 
 
 @dataclass
@@ -117,61 +108,10 @@ class Ranked:
         return max(sims) if sims else None
 
 
-def decline_reason(
-    ranked: Ranked,
-    plan: QueryPlan,
-    min_coverage: float,
-    min_similarity: float = MIN_SIMILARITY,
-    min_support: float = MIN_SUPPORT,
-    shown: int = 3,
-    *,
-    sentence_similarity: float | None = None,
-    min_sentence_similarity: float = MIN_SENTENCE_SIMILARITY,
-    require_answer: bool = REQUIRE_ANSWER,
-) -> str | None:
-    """Why nothing should be shown, or None.
-
-    Each signal alone is fooled, so several must agree that something answers: coverage
-    (the best passage holds enough of the question's weight), similarity (something in the
-    pool, and a sentence of the shown passages, is about the question), and the answer
-    type -- "how old is Tokayev?" matches passages about Tokayev well, but unless a sentence
-    of a shown passage holds an age, the question is not answered there. `support` asks
-    more: that the answering sentence also holds enough of the question's words.
-    """
-    if not ranked.pool:
-        return "none of the question's words occur in the documents"
-    if ranked.best_coverage < min_coverage:
-        return f"the best passage holds only {ranked.best_coverage:.0%} of the question's weight"
-    best = ranked.best_similarity
-    if best is not None and best < min_similarity:
-        return f"no passage is close in meaning to the question (best similarity {best:.2f})"
-    if sentence_similarity is not None and sentence_similarity < min_sentence_similarity:
-        return (
-            "no sentence of the best passages is close in meaning to the question "
-            f"(best similarity {sentence_similarity:.2f})"
-        )
-    if plan.qtype is None or plan.qtype is QType.WHAT:
-        return None
-    wanted = _WANTED[plan.qtype]
-    top = ranked.pool[:shown]
-    if require_answer and not any(c.answering for c in top):
-        return f"no sentence of the best passages gives {wanted}"
-    if max((c.support for c in top), default=0.0) < min_support:
-        return f"no sentence of the best passages gives {wanted} together with what was asked"
-    return None
-
-
-_WANTED = {
-    QType.WHO: "a person",
-    QType.HOW_MANY: "a number with a fitting unit",
-    QType.WHERE: "a place",
-    QType.WHEN: "a date or time",
-    QType.WHY: "a reason",
-}
-
-
-def rank(postings: Postings, group_ids: list[list[int]], want: int) -> Ranked:
-    """BM25's top candidates; the first RERANK_POOL re-ordered by fused score.
+def rank(
+    postings: Postings, group_ids: list[list[int]], want: int, settings: Settings = DEFAULT
+) -> Ranked:
+    """BM25's top candidates; the first `settings.rerank_pool` re-ordered by fused score.
 
     Only the head is re-ordered, and the rest keep BM25's order, so a page of `/search`
     lists the same passages whatever page size was asked before it.
@@ -184,7 +124,7 @@ def rank(postings: Postings, group_ids: list[list[int]], want: int) -> Ranked:
     # term could, so a passage that matches only the question's generic words covers little.
     unseen = float(idf_of(0, postings.n)) if postings.n else 0.0
     total = sum(w if ids and w > 0 else unseen for ids, w in zip(group_ids, weights, strict=True))
-    hits = postings.top_k(group_ids, max(RERANK_POOL, want))
+    hits = postings.top_k(group_ids, max(settings.rerank_pool, want))
     if not hits:
         return Ranked([], group_ids, weights, total)
     indexes = np.array([i for i, _ in hits], dtype=np.int64)
@@ -195,7 +135,7 @@ def rank(postings: Postings, group_ids: list[list[int]], want: int) -> Ranked:
         Candidate(i, score, float(c) / total if total else 0.0)
         for (i, score), c in zip(hits, covered, strict=True)
     ]
-    head, rest = candidates[:RERANK_POOL], candidates[RERANK_POOL:]
+    head, rest = candidates[: settings.rerank_pool], candidates[settings.rerank_pool :]
     return Ranked(_ordered(head) + rest, group_ids, weights, total)
 
 
@@ -230,98 +170,67 @@ def _ordered(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=lambda c: (-c.fused, -c.bm25, c.index))
 
 
-def prefer_answers(ranked: Ranked, texts: dict[int, str], plan: QueryPlan) -> None:
-    """Score how well each candidate answers the asked type; re-order the pool.
+def prefer_answers(
+    ranked: Ranked, texts: dict[int, str], plan: QueryPlan, settings: Settings = DEFAULT
+) -> None:
+    """Read the sentences of the pool's head for the one that best states the answer, and
+    re-order the head when the question asks for a type of answer.
 
-    `support` is the share of the question's weight held by the best sentence that also
-    holds a fitting answer: "who is Azerbaijan's defense minister?" is not supported by a
-    sentence naming Aliyev unless that sentence is about the defense minister too.
+    `support` is the share of the question's weight held by the best stating sentence. For a
+    typed question that sentence must also hold a fitting answer span: "who is Azerbaijan's
+    defense minister?" is not supported by a sentence naming Aliyev unless that sentence is
+    about the defense minister too. The sentence before counts as well, as a Japanese
+    sentence often leaves out the subject the previous one named
+    (「CSTO平和維持軍は…。総勢約2,600人の軍人で構成」).
     """
-    if plan.qtype is None or plan.qtype is QType.WHAT:
-        return
-    find = _answer_sentences(plan)
-    weight = dict(zip(range(len(ranked.weights)), ranked.weights, strict=True))
+    reader = AnswerReader(plan.qtype, plan.units, plan.group_of)
+    weight = dict(enumerate(ranked.weights))
     total = ranked.total_weight or 1.0
+    bonus = settings.answer_bonus if reader.typed else 0.0
+
+    def share(groups: set[int]) -> float:
+        return sum(weight[g] for g in groups) / total
 
     def checked(c: Candidate) -> Candidate:
-        # The sentence before counts too: a Japanese sentence often leaves out the subject
-        # the previous one named (「CSTO平和維持軍は…。総勢約2,600人の軍人で構成」).
-        sentences = find(texts[c.index])
-        answering = [
-            groups | (sentences[i - 1][2] if i else set())
-            for i, (_, spans, groups) in enumerate(sentences)
-            if spans
-        ]
-        support = max((sum(weight[g] for g in gs) / total for gs in answering), default=0.0)
-        return replace(c, answers=True, support=support, answering=len(answering))
+        sentences = reader.sentences(texts[c.index])
+        best = (0.0, None, None)
+        answering = 0
+        for i, (sentence, spans, groups) in enumerate(sentences):
+            if reader.typed:
+                if not spans:
+                    continue
+                answering += 1
+                held = share(groups | (sentences[i - 1][2] if i else set()))
+            else:
+                held = share(groups)
+            if held > best[0]:
+                best = (held, sentence, spans[0] if spans else None)
+        support, sentence, span = best
+        return replace(
+            c,
+            bonus=bonus,
+            answers=True,
+            support=support,
+            answering=answering,
+            sentence=sentence,
+            span=span,
+        )
 
-    head, rest = ranked.pool[:RERANK_POOL], ranked.pool[RERANK_POOL:]
-    ranked.pool = _ordered([checked(c) for c in head]) + rest
+    head, rest = ranked.pool[: settings.rerank_pool], ranked.pool[settings.rerank_pool :]
+    ranked.pool = (
+        _ordered([checked(c) for c in head if c.index in texts])
+        + [c for c in head if c.index not in texts]
+        + rest
+    )
 
 
 def answer_finder(plan: QueryPlan) -> Callable[[str], list[tuple[int, int]]]:
     """Answer spans in a text that are not just the question's own words: the title 議長
     does not answer "who chairs CSTO?", but ニコル・パシヤン首相 does."""
-    find = _answer_sentences(plan)
-    return lambda text: [span for _, spans, _ in find(text) for span in spans]
-
-
-def _answer_sentences(plan: QueryPlan):
-    """text -> [(sentence span, answer spans in it, query groups it mentions)]."""
-    qtype = plan.qtype
-    group_of = plan.group_of
-    # "カザフスタンの国防次官の名前は?" asks for whoever holds that role: a person named in
-    # a clause that does not mention the role (トカエフ大統領) is not the answer.
-    roles = {
-        i for i, g in enumerate(plan.groups) if qtype is QType.WHO and any(map(is_title, g.terms))
-    }
-
-    plan_places = qtype is QType.WHO and any(_is_place(t) for g in plan.groups for t in g.terms)
-
-    def find(text: str) -> list[tuple[tuple[int, int], list[tuple[int, int]], set[int]]]:
-        if qtype is None or qtype is QType.WHAT:
-            return []
-        every = tokenize_spans(text)
-        tokens = [t for t in every if t.term in group_of]
-        # アルメニアのパシヤン首相 is Armenia's: no answer when the question names another place.
-        foreign = {
-            t.end + 1
-            for t in every
-            if t.pos.startswith("名詞-固有名詞-地名")
-            and t.term not in group_of
-            and text[t.end : t.end + 1] == "の"
-        }
-        out = []
-        for s, e in split_sentences(text):
-            inside = [t for t in tokens if s <= t.start and t.end <= e]
-            spans = []
-            for a, b in answer_spans(text[s:e], qtype):
-                a, b = a + s, b + s
-                if any(t.start <= a and b <= t.end for t in inside):
-                    continue  # the question's own word is no answer
-                if qtype is QType.WHO and _BARE_TITLE.fullmatch(text[a:b]):
-                    continue  # 首脳 or 現議長 alone names nobody
-                if plan.units is not None and not plan.units.search(text[a:b]):
-                    continue  # a troop count does not answer "how old"
-                if roles and not _mentions(inside, roles, group_of, clause_around(text, a, b)):
-                    continue  # a person, but not the one in the asked role
-                if qtype is QType.WHO and a in foreign and plan_places:
-                    continue  # another country's minister
-                spans.append((a, b))
-            out.append(((s, e), spans, {group_of[t.term] for t in inside}))
-        return out
-
-    return find
-
-
-def _is_place(term: str) -> bool:
-    return any(t.pos.startswith("名詞-固有名詞-地名") for t in tokenize_spans(term))
-
-
-def _mentions(tokens, groups: set[int], group_of: dict[str, int], span: tuple[int, int]) -> bool:
-    """Whether a token of one of `groups` lies within `span`."""
-    s, e = span
-    return any(group_of[t.term] in groups and s <= t.start and t.end <= e for t in tokens)
+    reader = AnswerReader(plan.qtype, plan.units, plan.group_of)
+    if not reader.typed:
+        return lambda text: []
+    return lambda text: [span for _, spans, _ in reader.sentences(text) for span in spans]
 
 
 def count_matches(postings: Postings, group_ids: list[list[int]]) -> int:

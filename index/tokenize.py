@@ -12,9 +12,10 @@ import importlib.metadata
 import re
 import threading
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-TOKENIZER_VERSION = "1"
+TOKENIZER_VERSION = "2"
 
 # Parts of speech (UniDic pos1) that carry meaning; particles, auxiliaries, symbols and
 # whitespace are dropped.  Pronouns (誰, 何, どこ) are question words, not content.
@@ -76,6 +77,8 @@ MAX_TAGGER_CHARS = 4000
 _DIGIT_COMMA = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _LATIN_OR_CYRILLIC = re.compile(r"[a-z\u0400-\u04ff]")
 _PIECE_BREAK = re.compile(r"[。．！？!?\n]")
+_KATAKANA_RUN = re.compile(r"[\u30a1-\u30fa\u30fc]+")
+_KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々]")
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,11 @@ def _term_of(surface: str, feature) -> str | None:
     if pos1 not in CONTENT_POS:
         return None
     lemma = feature.lemma
-    if lemma and lemma != "*":
+    if feature.pos2 == "固有名詞" and _KANJI.search(surface):
+        # A proper noun's lemma is its reading (王毅 -> オウキ, 北京 -> ペキン): matching on
+        # readings would join unrelated names, so the name is its written form.
+        term = surface
+    elif lemma and lemma != "*":
         # Loanwords carry their origin after a hyphen (カザフスタン-Kazakhstan).
         term = lemma.split("-", 1)[0] if "-" in lemma[1:] else lemma
         term = unicodedata.normalize("NFKC", term).lower()
@@ -193,28 +200,61 @@ def _term_of(surface: str, feature) -> str | None:
     return term
 
 
+def _node_terms(piece: str) -> Iterator[tuple[str, int, int, str]]:
+    """(term, start, end, pos) for the content words of one normalized piece.
+
+    A run of adjacent katakana nodes is one term, its written form: UniDic splits an unknown
+    name differently alone and in context (パシニャン alone is パ + シニャン, inside
+    「パシニャン首相」 one word; ブリンケン is ブリン + ケン), so only the whole run makes a
+    question's name meet the same name in the documents.
+    """
+    run: list[tuple[str, int, str, object]] = []  # (surface, start, pos, feature) so far
+    pos = 0
+    for node in _tagger()(piece):
+        if node.white_space and run:
+            yield from _flush(run)
+        pos += len(node.white_space)
+        start = pos
+        pos += len(node.surface)
+        f = node.feature
+        tag = f"{f.pos1}-{f.pos2}-{f.pos3}"
+        if _KATAKANA_RUN.fullmatch(node.surface):
+            run.append((node.surface, start, tag, f))
+            continue
+        if run:
+            yield from _flush(run)
+        term = _term_of(node.surface, f)
+        if term is not None:
+            yield term, start, pos, tag
+    if run:
+        yield from _flush(run)
+
+
+def _flush(run: list[tuple[str, int, str, object]]) -> Iterator[tuple[str, int, int, str]]:
+    """Emit a katakana run (and empty it): one node keeps the usual lemma rules, several are
+    joined by their written forms and tagged as the proper noun among them, if any."""
+    surface = "".join(s for s, _, _, _ in run)
+    start, end = run[0][1], run[-1][1] + len(run[-1][0])
+    if len(run) == 1:
+        term = _term_of(surface, run[0][3])
+        tag = run[0][2]
+    else:
+        term = surface
+        tag = next((t for _, _, t, _ in run if "固有名詞" in t), "名詞-普通名詞-一般")
+    run.clear()
+    if term is not None:
+        yield term, start, end, tag
+
+
 def tokenize_spans(text: str) -> list[Token]:
     """Content-word tokens of `text` with spans in `text` itself."""
     norm, origin = normalize_with_map(text)
-    tagger = _tagger()
     tokens: list[Token] = []
     for base, piece in _pieces(norm):
-        pos = 0
-        for node in tagger(piece):
-            pos += len(node.white_space)
-            start = pos
-            pos += len(node.surface)
-            term = _term_of(node.surface, node.feature)
-            if term is None:
-                continue
-            f = node.feature
+        for term, start, end, tag in _node_terms(piece):
             s = origin[base + start]
-            e = origin[base + pos - 1] + 1
-            tokens.append(
-                Token(
-                    term=term, start=s, end=e, pos=f"{f.pos1}-{f.pos2}-{f.pos3}", surface=text[s:e]
-                )
-            )
+            e = origin[base + end - 1] + 1
+            tokens.append(Token(term=term, start=s, end=e, pos=tag, surface=text[s:e]))
     return tokens
 
 
@@ -227,11 +267,7 @@ def tokenize(text: str) -> list[str]:
     ｶﾞ), which only affects which words an excerpt marks.
     """
     norm = _DIGIT_COMMA.sub("", unicodedata.normalize("NFKC", text).lower())
-    tagger = _tagger()
     terms: list[str] = []
     for _, piece in _pieces(norm):
-        for node in tagger(piece):
-            term = _term_of(node.surface, node.feature)
-            if term is not None:
-                terms.append(term)
+        terms.extend(term for term, _, _, _ in _node_terms(piece))
     return terms
