@@ -21,10 +21,10 @@ from discord import app_commands
 from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 
-from bot import answering
+from bot import answering, checks
 from bot.cogs import EXTENSIONS
 from bot.config import TOKEN_ENV, Config, ConfigError, load_config
-from bot.cooldown import Cooldown
+from bot.cooldown import TokenBucket
 from bot.localization import ShirabeTranslator
 from bot.render import lang_for_locale, text
 from index.engine import Engine
@@ -43,7 +43,17 @@ def use_api_base(api_base: str) -> None:
 
 
 class ShirabeTree(app_commands.CommandTree):
-    """A command tree whose errors always end in a polite reply and a logged traceback."""
+    """A command tree fenced to the configured guilds, whose errors always end in a polite
+    reply and a logged traceback."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """The fence (`checks.answers_in`) for every slash command and autocomplete.
+
+        Outside it the interaction gets no response at all: Discord shows the user "did not
+        respond", which tells them nothing about the corpus. Buttons are fenced by their views.
+        """
+        config: Config = self.client.config  # type: ignore[attr-defined]
+        return checks.answers_in(interaction.guild_id, config.discord)
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -66,7 +76,8 @@ class ShirabeTree(app_commands.CommandTree):
 
 
 class Shirabe(commands.Bot):
-    """The bot: owns the config, the engine (opened in `setup_hook`) and the shared cooldown."""
+    """The bot: owns the config, the engine (opened in `setup_hook`) and the per-user rate
+    limit (`cooldown`) that every way of asking shares."""
 
     engine: Engine
 
@@ -84,7 +95,7 @@ class Shirabe(commands.Bot):
             tree_cls=ShirabeTree,
         )
         self.config = config
-        self.cooldown = Cooldown(config.discord.cooldown_seconds)
+        self.cooldown = TokenBucket(config.discord.rate_seconds, burst=config.discord.rate_burst)
         self.synced = False
 
     @property
@@ -147,8 +158,35 @@ class Shirabe(commands.Bot):
         await super().connect(reconnect=reconnect)
 
     async def on_ready(self) -> None:
-        log.info("ready as %s (id %s) in %d guild(s)", self.user, self.user and self.user.id,
-                 len(self.guilds))
+        log.info(
+            "ready as %s (id %s) in %d guild(s)",
+            self.user,
+            self.user and self.user.id,
+            len(self.guilds),
+        )
+        for guild in list(self.guilds):
+            await self.fence_guild(guild)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.fence_guild(guild)
+
+    async def fence_guild(self, guild: discord.Guild) -> None:
+        """Warn about a guild outside `guild_ids`, and leave it with `leave_foreign_guilds`.
+
+        Leaving is optional because an admin may be moving the bot between servers; staying
+        is safe either way, since nothing is answered there.
+        """
+        config = self.config.discord
+        if not checks.is_foreign(guild.id, config):
+            return
+        if not config.leave_foreign_guilds:
+            checks.warn_foreign_guild(guild.id)
+            return
+        log.warning("leaving guild %s (%s): not in discord.guild_ids", guild.id, guild.name)
+        try:
+            await guild.leave()
+        except discord.HTTPException:
+            log.exception("could not leave guild %s", guild.id)
 
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: questions in channels are handled by the Questions cog."""
@@ -240,8 +278,7 @@ def _explain(exc: BaseException, config: Config) -> int:
         problem = exc if isinstance(exc, StoreError) else describe_damage(config.index_path, exc)
         print(f"shirabe: {problem}", file=sys.stderr)
     elif isinstance(exc, discord.GatewayNotFound | discord.HTTPException | OSError):
-        print(f"shirabe: cannot reach Discord at {discord.http.Route.BASE}: {exc}",
-              file=sys.stderr)
+        print(f"shirabe: cannot reach Discord at {discord.http.Route.BASE}: {exc}", file=sys.stderr)
     else:
         log.error("the bot stopped with an error", exc_info=exc)
     return 1

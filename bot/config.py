@@ -26,7 +26,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "admin_user_ids": [],
         "admin_role_ids": [],
         "answer_channels": [],
-        "cooldown_seconds": 5,
+        "answer_dms": False,
+        "leave_foreign_guilds": False,
+        "rate_burst": 3,
+        "rate_seconds": 5,
         "max_question_chars": 500,
         "reply_when_nothing_found": False,
         "message_content_intent": True,
@@ -39,6 +42,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 # Discord rejects slash-command string options longer than this, so a larger limit is a typo.
 MAX_QUESTION_CHARS_LIMIT = 6000
 MAX_TOP_K = 10
+MAX_RATE_BURST = 100
+
+# Keys renamed since an earlier release, old dotted name -> new one. The old name is still
+# read, so existing config files keep working; giving both is refused as ambiguous.
+RENAMED_KEYS = {"discord.cooldown_seconds": "discord.rate_seconds"}
 
 
 class ConfigError(Exception):
@@ -57,7 +65,10 @@ class DiscordConfig:
     admin_user_ids: frozenset[int]
     admin_role_ids: frozenset[int]
     answer_channels: frozenset[int]
-    cooldown_seconds: float
+    answer_dms: bool
+    leave_foreign_guilds: bool
+    rate_seconds: float  # one more question per user every this many seconds; 0: no limit
+    rate_burst: int  # questions a user may ask at once
     max_question_chars: int
     reply_when_nothing_found: bool
     message_content_intent: bool
@@ -109,8 +120,12 @@ def _merge(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if not isinstance(values, dict):
             raise ConfigError(table, "must be a table")
         for key, value in values.items():
-            if key not in DEFAULTS[table]:
-                raise ConfigError(f"{table}.{key}", "unknown key")
+            name = f"{table}.{key}"
+            if key not in DEFAULTS[table] and name not in RENAMED_KEYS:
+                raise ConfigError(name, "unknown key")
+            new_name = RENAMED_KEYS.get(name)
+            if new_name is not None and new_name.split(".")[1] in values:
+                raise ConfigError(name, f"is the old name of {new_name}; keep only {new_name}")
             merged[table][key] = value
     return merged
 
@@ -131,10 +146,21 @@ def _validate(
         admin_user_ids=frozenset(_snowflakes(d, "admin_user_ids")),
         admin_role_ids=frozenset(_snowflakes(d, "admin_role_ids")),
         answer_channels=frozenset(_snowflakes(d, "answer_channels")),
-        cooldown_seconds=_number(d, "discord", "cooldown_seconds", low=0, high=86400),
+        answer_dms=_bool(d, "discord", "answer_dms"),
+        leave_foreign_guilds=_bool(d, "discord", "leave_foreign_guilds"),
+        rate_seconds=_number(d, "discord", _rate_seconds_key(d), low=0, high=86400),
+        rate_burst=int(
+            _number(d, "discord", "rate_burst", low=1, high=MAX_RATE_BURST, integer=True)
+        ),
         max_question_chars=int(
-            _number(d, "discord", "max_question_chars", low=1, high=MAX_QUESTION_CHARS_LIMIT,
-                    integer=True)
+            _number(
+                d,
+                "discord",
+                "max_question_chars",
+                low=1,
+                high=MAX_QUESTION_CHARS_LIMIT,
+                integer=True,
+            )
         ),
         reply_when_nothing_found=_bool(d, "discord", "reply_when_nothing_found"),
         message_content_intent=_bool(d, "discord", "message_content_intent"),
@@ -154,6 +180,12 @@ def _validate(
         rerank_weight=_number(c["search"], "search", "rerank_weight", low=0, high=1),
         source=source,
     )
+
+
+def _rate_seconds_key(section: dict[str, Any]) -> str:
+    """The key that holds the refill interval: the old `cooldown_seconds` when the file uses
+    it (so an error names the key the admin wrote), else `rate_seconds`."""
+    return "cooldown_seconds" if "cooldown_seconds" in section else "rate_seconds"
 
 
 def _rerank(value: Any) -> bool | None:
@@ -214,8 +246,8 @@ def _api_base(value: Any) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(
-            "discord.api_base", f"must be an http(s) URL like https://discord.com/api/v10, not "
-            f"{value!r}"
+            "discord.api_base",
+            f"must be an http(s) URL like https://discord.com/api/v10, not {value!r}",
         )
     return value.strip().rstrip("/")
 

@@ -33,13 +33,15 @@ def new_user() -> int:
 class BotHarness:
     """The stand-in on a background event loop, the bot subprocess, and sync helpers."""
 
-    def __init__(self, workdir: Path, token: str) -> None:
+    def __init__(
+        self, workdir: Path, token: str, *, other_guild_ids: tuple[int, ...] = ()
+    ) -> None:
         self.workdir = workdir
         self.token = token
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.standin = DiscordStandIn(token=token)
+        self.standin = DiscordStandIn(token=token, other_guild_ids=other_guild_ids)
         self.run(self.standin.start())
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "bot.log"

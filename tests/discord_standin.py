@@ -7,6 +7,9 @@ RESUME → replay + RESUMED, zlib-stream compression). Tests drive it by dispatc
 events (`interaction`, `message`, `click`...) and assert on `calls`, the REST requests the bot
 made. Unknown routes answer 404 and are recorded, so a test can notice a call it did not expect.
 
+Besides its main guild it can be in other guilds (`other_guild_ids`, one text channel each,
+to test a bot fenced to some guilds), and tests can send direct messages (`dm=True`).
+
 Faults on request: `rate_limit_once` answers one matching request with 429 + retry_after,
 `token_lifetime` makes interaction follow-ups fail with 404 Unknown Webhook (token expiry), and
 `invalidate_session` forces a full re-IDENTIFY on the next reconnect.
@@ -32,6 +35,7 @@ API_PREFIX = "/api/v10"
 HEARTBEAT_INTERVAL_MS = 10_000
 MESSAGE_CALLBACKS = {4: "reply", 7: "update"}  # interaction callback types that carry a message
 EPHEMERAL = 64
+DM_CHANNEL_BASE = 930_000_000_000_000_000  # a user's DM channel id is this plus their user id
 
 Json = dict[str, Any]
 
@@ -114,7 +118,8 @@ class Connection:
 
 
 class DiscordStandIn:
-    """One application, one bot user and one guild with a few text channels."""
+    """One application, one bot user and one guild with a few text channels (and optionally
+    other guilds with one text channel each)."""
 
     def __init__(
         self,
@@ -123,6 +128,7 @@ class DiscordStandIn:
         guild_id: int = 900_000_000_000_000_001,
         channel_ids: tuple[int, ...] = (910_000_000_000_000_001, 910_000_000_000_000_002),
         admin_role_id: int = 920_000_000_000_000_001,
+        other_guild_ids: tuple[int, ...] = (),
     ) -> None:
         self.token = token
         self.app_id = 800_000_000_000_000_001
@@ -130,6 +136,12 @@ class DiscordStandIn:
         self.guild_id = guild_id
         self.channel_ids = channel_ids
         self.admin_role_id = admin_role_id
+        # Every guild the bot is in and its text channels; another guild's channel is its id + 1.
+        self.guild_channels: dict[int, tuple[int, ...]] = {
+            guild_id: channel_ids, **{g: (g + 1,) for g in other_guild_ids}
+        }
+        self.left_guilds: list[int] = []  # guilds the bot left (DELETE /users/@me/guilds/{id})
+        self.dm_channels: set[int] = set()  # DM channels tests have written in
         self.calls: list[Call] = []
         self.gateway_log: list[tuple[str, Json]] = []  # ("recv"|"send"|"connect", payload)
         self.commands: dict[int | None, list[Json]] = {}  # guild id (None: global) → commands
@@ -250,6 +262,7 @@ class DiscordStandIn:
         app, snowflake, token = str(self.app_id), r"(\d+)", r"([^/]+)"
         return [
             ("GET", r"/users/@me", lambda c: self.bot_user, True),
+            ("DELETE", rf"/users/@me/guilds/{snowflake}", lambda c, g: self._leave(int(g)), True),
             ("GET", r"/oauth2/applications/@me", lambda c: self._application(), True),
             ("GET", r"/gateway/bot", lambda c: self._gateway_bot(), True),
             ("PUT", rf"/applications/{app}/guilds/{snowflake}/commands",
@@ -309,6 +322,20 @@ class DiscordStandIn:
         self.commands[guild_id] = synced
         return synced
 
+    def _leave(self, guild_id: int) -> None:
+        self.left_guilds.append(guild_id)
+        self.guild_channels.pop(guild_id, None)
+
+    def guild_of(self, channel_id: int) -> int | None:
+        """The guild a channel belongs to; None for a DM channel. Channels the stand-in does
+        not know belong to the main guild, as they always have."""
+        if channel_id in self.dm_channels:
+            return None
+        for guild_id, channels in self.guild_channels.items():
+            if channel_id in channels:
+                return guild_id
+        return self.guild_id
+
     def _callback(self, call: Call, interaction_id: str, token: str) -> Json:
         body = call.body or {}
         kind = body.get("type")
@@ -354,7 +381,6 @@ class DiscordStandIn:
         message = {
             "id": str(message_id),
             "channel_id": str(channel_id),
-            "guild_id": str(self.guild_id),
             "author": self.bot_user,
             "content": body.get("content") or "",
             "timestamp": now_iso(),
@@ -370,6 +396,8 @@ class DiscordStandIn:
             "type": 19 if body.get("message_reference") else 0,
             "flags": body.get("flags") or 0,
         }
+        if (guild_id := self.guild_of(channel_id)) is not None:
+            message["guild_id"] = str(guild_id)
         if body.get("message_reference"):
             message["message_reference"] = body["message_reference"]
         self.messages[message_id] = message
@@ -413,7 +441,8 @@ class DiscordStandIn:
             self.session = Session(session_id=secrets.token_hex(8))
             self.connection = conn
             await self._dispatch("READY", self._ready())
-            await self._dispatch("GUILD_CREATE", self.guild())
+            for guild_id in list(self.guild_channels):
+                await self._dispatch("GUILD_CREATE", self.guild(guild_id))
         elif op == 6:  # resume
             session = self.session
             if session is None or data.get("session_id") != session.session_id:
@@ -444,7 +473,7 @@ class DiscordStandIn:
         return {
             "v": 10,
             "user": self.bot_user,
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+            "guilds": [{"id": str(g), "unavailable": True} for g in self.guild_channels],
             "session_id": self.session.session_id if self.session else "",
             "resume_gateway_url": f"ws://127.0.0.1:{self.port}/resume-gateway",
             "shard": [0, 1],
@@ -453,12 +482,14 @@ class DiscordStandIn:
             "relationships": [],
         }
 
-    def guild(self) -> Json:
+    def guild(self, guild_id: int | None = None) -> Json:
+        """The GUILD_CREATE payload of the main guild, or of another guild the bot is in."""
+        guild_id = guild_id or self.guild_id
         channels = [
             {
                 "id": str(cid),
                 "type": 0,
-                "guild_id": str(self.guild_id),
+                "guild_id": str(guild_id),
                 "name": f"channel-{i}",
                 "position": i,
                 "permission_overwrites": [],
@@ -468,15 +499,15 @@ class DiscordStandIn:
                 "last_message_id": None,
                 "rate_limit_per_user": 0,
             }
-            for i, cid in enumerate(self.channel_ids)
+            for i, cid in enumerate(self.guild_channels[guild_id])
         ]
         role = {
             "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0,
             "icon": None, "unicode_emoji": None,
         }
         return {
-            "id": str(self.guild_id),
-            "name": "Stand-in guild",
+            "id": str(guild_id),
+            "name": "Stand-in guild" if guild_id == self.guild_id else f"Other guild {guild_id}",
             "icon": None,
             "owner_id": "1",
             "unavailable": False,
@@ -487,7 +518,7 @@ class DiscordStandIn:
             "emojis": [],
             "stickers": [],
             "roles": [
-                {**role, "id": str(self.guild_id), "name": "@everyone", "permissions": "1024",
+                {**role, "id": str(guild_id), "name": "@everyone", "permissions": "1024",
                  "position": 0},
                 {**role, "id": str(self.admin_role_id), "name": "index-admins",
                  "permissions": "0", "position": 1},
@@ -534,39 +565,51 @@ class DiscordStandIn:
         roles: tuple[int, ...] = (),
         channel_id: int | None = None,
         focused: str | None = None,
+        guild_id: int | None = None,
+        dm: bool = False,
     ) -> Json:
-        """Dispatch a slash command (kind 2) or autocomplete (kind 4) from a guild member."""
-        channel_id = channel_id or self.channel_ids[0]
+        """Dispatch a slash command (kind 2) or autocomplete (kind 4) from a guild member (of
+        the main guild unless `guild_id` says which), or from a DM with the bot (`dm`)."""
+        guild = None if dm else guild_id or self.guild_id
+        channel_id = channel_id or self._default_channel(guild, user_id)
         command = next(
-            (c for c in self.commands.get(self.guild_id, []) if c["name"] == name),
+            (c for c in self.commands.get(guild, []) + self.commands.get(None, [])
+             if c["name"] == name),
             {"id": str(self.next_id()), "name": name},
         )
         data = {
             "id": command["id"],
             "name": name,
             "type": 1,
-            "guild_id": str(self.guild_id),
             "options": [
                 {"name": k, "type": 5 if isinstance(v, bool) else 3, "value": v,
                  **({"focused": True} if k == focused else {})}
                 for k, v in (options or {}).items()
             ],
         }
+        if command.get("guild_id") or not dm:  # a guild command says which guild it is from
+            data["guild_id"] = command.get("guild_id") or str(guild)
         return await self._interaction(kind, data, user_id=user_id, locale=locale,
                                        permissions=permissions, roles=roles,
-                                       channel_id=channel_id)
+                                       channel_id=channel_id, guild_id=guild)
 
-    async def click(self, message_id: int, custom_id: str, *, user_id: int) -> Json:
-        """Dispatch a button press on a message the bot sent."""
+    async def click(
+        self, message_id: int, custom_id: str, *, user_id: int, guild_id: int | None = None
+    ) -> Json:
+        """Dispatch a button press on a message the bot sent (from `guild_id` if given, else
+        from the message's own guild)."""
         message = self.messages[message_id]
+        channel_id = int(message["channel_id"])
         return await self._interaction(
             3, {"custom_id": custom_id, "component_type": 2}, user_id=user_id,
-            channel_id=int(message["channel_id"]), message=message,
+            channel_id=channel_id, message=message,
+            guild_id=guild_id or self.guild_of(channel_id),
         )
 
     async def _interaction(
         self, kind: int, data: Json, *, user_id: int, channel_id: int, locale: str = "en-US",
         permissions: int = 1024 | 2048, roles: tuple[int, ...] = (), message: Json | None = None,
+        guild_id: int | None = None,
     ) -> Json:
         token = "itoken-" + secrets.token_hex(12)
         self._interaction_channels[token] = channel_id
@@ -577,26 +620,53 @@ class DiscordStandIn:
             "type": kind,
             "token": token,
             "version": 1,
-            "guild_id": str(self.guild_id),
             "channel_id": str(channel_id),
-            "channel": {"id": str(channel_id), "type": 0, "guild_id": str(self.guild_id),
-                        "name": "channel", "position": 0, "permission_overwrites": []},
-            "member": self.member(user_id, f"user{user_id}", roles=roles,
-                                  permissions=permissions),
             "locale": locale,
-            "guild_locale": "ja",
             "app_permissions": str((1 << 53) - 1),
             "attachment_size_limit": 8 * 1024 * 1024,
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(self.guild_id)},
-            "context": 0,
             "data": data,
         }
+        if guild_id is None:  # a DM with the bot: a user instead of a member, no guild
+            payload.update(
+                channel={"id": str(channel_id), "type": 1,
+                         "recipients": [user_payload(user_id, f"user{user_id}")]},
+                user=user_payload(user_id, f"user{user_id}"),
+                authorizing_integration_owners={"0": "0"},
+                context=1,
+            )
+        else:
+            payload.update(
+                guild_id=str(guild_id),
+                channel={"id": str(channel_id), "type": 0, "guild_id": str(guild_id),
+                         "name": "channel", "position": 0, "permission_overwrites": []},
+                member=self.member(user_id, f"user{user_id}", roles=roles,
+                                   permissions=permissions),
+                guild_locale="ja",
+                authorizing_integration_owners={"0": str(guild_id)},
+                context=0,
+            )
         if message is not None:  # a component: its callbacks edit this message
             payload["message"] = message
             self.interaction_messages[token] = int(message["id"])
         await self._dispatch("INTERACTION_CREATE", payload)
         return payload
+
+    async def join_guild(self, guild_id: int) -> None:
+        """Dispatch GUILD_CREATE as when the bot is invited to another guild (a join carries no
+        `unavailable` key; discord.py takes one with `unavailable: false` for an outage's end)."""
+        self.guild_channels[guild_id] = (guild_id + 1,)
+        payload = self.guild(guild_id)
+        del payload["unavailable"]
+        await self._dispatch("GUILD_CREATE", payload)
+
+    def _default_channel(self, guild_id: int | None, user_id: int) -> int:
+        """A guild's first text channel, or the user's DM channel with the bot."""
+        if guild_id is None:
+            channel_id = DM_CHANNEL_BASE + user_id
+            self.dm_channels.add(channel_id)
+            return channel_id
+        return self.guild_channels.get(guild_id, (guild_id + 1,))[0]
 
     async def message(
         self,
@@ -607,18 +677,18 @@ class DiscordStandIn:
         mention_bot: bool = False,
         reply_to: Json | None = None,
         bot: bool = False,
+        guild_id: int | None = None,
+        dm: bool = False,
     ) -> Json:
-        """Dispatch MESSAGE_CREATE as if a member (or another bot) wrote `content`."""
-        channel_id = channel_id or self.channel_ids[0]
+        """Dispatch MESSAGE_CREATE as if a member (or another bot) wrote `content`, in the main
+        guild, in `guild_id` (its channel unless `channel_id` is given), or in a DM (`dm`)."""
+        guild = None if dm else guild_id or self.guild_id
+        channel_id = channel_id or self._default_channel(guild, user_id)
         author = user_payload(user_id, f"user{user_id}", bot=bot)
-        member = self.member(user_id, f"user{user_id}", bot=bot)
-        member.pop("user")
         payload: Json = {
             "id": str(self.next_id()),
             "channel_id": str(channel_id),
-            "guild_id": str(self.guild_id),
             "author": author,
-            "member": member,
             "content": content,
             "timestamp": now_iso(),
             "edited_timestamp": None,
@@ -633,11 +703,15 @@ class DiscordStandIn:
             "type": 0,
             "flags": 0,
         }
+        if guild is not None:
+            member = self.member(user_id, f"user{user_id}", bot=bot)
+            member.pop("user")
+            payload.update(guild_id=str(guild), member=member)
         if reply_to is not None:
             payload["type"] = 19
             payload["message_reference"] = {
                 "message_id": reply_to["id"], "channel_id": reply_to["channel_id"],
-                "guild_id": str(self.guild_id),
+                **({"guild_id": str(guild)} if guild is not None else {}),
             }
             payload["referenced_message"] = reply_to
         await self._dispatch("MESSAGE_CREATE", payload)

@@ -3,7 +3,7 @@
 One bot process serves the whole module (starting it, with the index build, is the slow part).
 The stand-in runs on its own event loop in a thread, so the tests are plain synchronous
 functions: they dispatch gateway events and poll what the bot sent back over REST.
-Each test uses its own user ids, so the shared per-user cooldown never couples tests.
+Each test uses its own user ids, so the shared per-user rate limit never couples tests.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from bot_harness import (
 
 TOKEN = "stand-in-token.SECRET-do-not-print"
 ADMIN_USER = 4242
-COOLDOWN = 30
+RATE_SECONDS = 30  # long enough that no question comes back during a test
+RATE_BURST = 3
 MAX_CHARS = 500
 EPHEMERAL = 64
 MANAGE_GUILD = 1 << 5
@@ -46,7 +47,8 @@ class Harness(BotHarness):
 admin_user_ids = [{ADMIN_USER}]
 admin_role_ids = [{s.admin_role_id}]
 answer_channels = [{s.channel_ids[1]}]
-cooldown_seconds = {COOLDOWN}
+rate_seconds = {RATE_SECONDS}
+rate_burst = {RATE_BURST}
 max_question_chars = {MAX_CHARS}
 """,
             extra='[corpus]\npath = "corpus"\n\n[index]\npath = "data/shirabe.db"\n',
@@ -134,13 +136,32 @@ def test_nothing_relevant_says_what_was_searched(bot: Harness) -> None:
     assert "xyzzy" in embed["footer"]["text"]
 
 
-def test_cooldown_tells_when_to_retry(bot: Harness) -> None:
+def wait_seconds(content: str) -> int:
+    """The seconds a rate-limit notice asks the user to wait."""
+    found = re.search(r"try again in (\d+) s", content or "")
+    assert found, f"not a rate-limit notice: {content!r}"
+    return int(found.group(1))
+
+
+def test_a_follow_up_is_answered_and_the_question_after_the_burst_waits(bot: Harness) -> None:
+    s = bot.standin
     user = new_user()
-    bot.ask("CSTOの議長は誰?", user=user)
-    body = bot.ask("カザフスタン", user=user)
-    assert body.get("flags", 0) & EPHEMERAL
-    seconds = int(re.search(r"try again in (\d+) s", body["content"]).group(1))
-    assert 1 <= seconds <= COOLDOWN
+    assert_cited_answer(bot.ask("CSTOの議長は誰?", user=user))
+    assert_cited_answer(bot.ask("who chairs CSTO?", user=user))  # the follow-up, back to back
+    search = bot.reply_to(bot.command("search", {"query": "カザフスタン"}, user_id=user))
+    assert embed_of(search)["description"].startswith("**1.** "), "/search shares the bucket"
+    refused = bot.ask("アルメニア", user=user)  # the fourth question within the burst
+    assert refused.get("flags", 0) & EPHEMERAL and not refused.get("embeds")
+    assert 1 <= wait_seconds(refused["content"]) <= RATE_SECONDS
+    # Mentions share the bucket too; a channel cannot carry a private note, so the refusal is
+    # one short notice per window (naming the seconds), and further refusals are silent.
+    first = bot.message(f"<@{s.app_id}> CSTO", user_id=user, mention_bot=True)
+    notice = bot.wait(lambda: bot.channel_replies(first), "the rate-limit notice")[0].body
+    assert 1 <= wait_seconds(notice["content"]) <= RATE_SECONDS and not notice.get("embeds")
+    again = bot.message(f"<@{s.app_id}> CSTO", user_id=user, mention_bot=True)
+    marker = bot.message(f"<@{s.app_id}> カザフスタン", user_id=new_user(), mention_bot=True)
+    bot.wait(lambda: bot.channel_replies(marker), "another user's answer")
+    assert not bot.channel_replies(again), "one notice per window, not one per message"
 
 
 # ---- hostile input -------------------------------------------------------------------------

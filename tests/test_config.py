@@ -44,7 +44,9 @@ def test_without_a_file_the_example_values_apply(folder: Path) -> None:
     config = load_config(None, env=ENV)
     assert config.source is None
     assert config.discord.api_base == "https://discord.com/api/v10"
-    assert config.discord.guild_ids == () and config.discord.cooldown_seconds == 5
+    assert config.discord.guild_ids == () and config.discord.rate_seconds == 5
+    assert config.discord.rate_burst == 3
+    assert not config.discord.answer_dms and not config.discord.leave_foreign_guilds
     assert config.corpus_path == folder / "corpus"
     assert config.index_path == folder / "data" / "shirabe.db"
     assert config.top_k == 3
@@ -67,7 +69,10 @@ api_base = "http://127.0.0.1:8080/api/v10/"
 guild_ids = [123456789012345678, "223456789012345678"]
 admin_role_ids = [5]
 answer_channels = [7, 8]
-cooldown_seconds = 2.5
+rate_seconds = 2.5
+rate_burst = 4
+answer_dms = true
+leave_foreign_guilds = true
 reply_when_nothing_found = true
 [corpus]
 path = "docs"
@@ -82,8 +87,18 @@ path = "/tmp/x.db"
     assert d.api_base == "http://127.0.0.1:8080/api/v10"
     assert d.guild_ids == (123456789012345678, 223456789012345678)
     assert d.admin_role_ids == {5} and d.answer_channels == {7, 8}
-    assert d.cooldown_seconds == 2.5 and d.reply_when_nothing_found
+    assert d.rate_seconds == 2.5 and d.rate_burst == 4 and d.reply_when_nothing_found
+    assert d.answer_dms and d.leave_foreign_guilds
     assert config.corpus_path == sub / "docs" and config.index_path == Path("/tmp/x.db")
+
+
+def test_the_old_cooldown_seconds_key_still_sets_the_refill_interval(folder: Path) -> None:
+    """Config files written before the token bucket keep working: one question per
+    cooldown_seconds comes back, on top of the default burst."""
+    config = load_config(write(folder, "[discord]\ncooldown_seconds = 12\n"), env=ENV)
+    assert config.discord.rate_seconds == 12 and config.discord.rate_burst == 3
+    assert load_config(write(folder, "[discord]\ncooldown_seconds = 0\n"),
+                       env=ENV).discord.rate_seconds == 0
 
 
 def test_the_environment_token_wins_and_is_never_in_a_repr(folder: Path) -> None:
@@ -106,6 +121,15 @@ def test_the_environment_token_wins_and_is_never_in_a_repr(folder: Path) -> None
         ('[discord]\ntoken = "t"\napi_base = "discord.com"\n', "discord.api_base"),
         ('[discord]\ntoken = "t"\ncooldown_seconds = -1\n', "discord.cooldown_seconds"),
         ('[discord]\ntoken = "t"\ncooldown_seconds = "5"\n', "discord.cooldown_seconds"),
+        ('[discord]\ntoken = "t"\ncooldown_seconds = 5\nrate_seconds = 5\n',
+         "discord.cooldown_seconds"),
+        ('[discord]\ntoken = "t"\nrate_seconds = -1\n', "discord.rate_seconds"),
+        ('[discord]\ntoken = "t"\nrate_seconds = true\n', "discord.rate_seconds"),
+        ('[discord]\ntoken = "t"\nrate_burst = 0\n', "discord.rate_burst"),
+        ('[discord]\ntoken = "t"\nrate_burst = 2.5\n', "discord.rate_burst"),
+        ('[discord]\ntoken = "t"\nrate_burst = 1000\n', "discord.rate_burst"),
+        ('[discord]\ntoken = "t"\nanswer_dms = "no"\n', "discord.answer_dms"),
+        ('[discord]\ntoken = "t"\nleave_foreign_guilds = 1\n', "discord.leave_foreign_guilds"),
         ('[discord]\ntoken = "t"\nmax_question_chars = 0\n', "discord.max_question_chars"),
         ('[discord]\ntoken = "t"\nmax_question_chars = 10000\n', "discord.max_question_chars"),
         ('[discord]\ntoken = "t"\nmax_question_chars = true\n', "discord.max_question_chars"),

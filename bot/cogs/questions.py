@@ -1,4 +1,6 @@
-"""Questions in channels: mentions and replies to the bot, and every message in answer channels.
+"""Questions in channels: mentions and replies to the bot, every message in answer channels,
+and direct messages when `answer_dms` is on. Nothing is answered outside the fence
+(`bot.checks.answers_in`): guilds not in `guild_ids`, and DMs unless enabled.
 
 Reading a message's text needs the privileged Message Content intent, except for messages that
 mention the bot (Discord always shows a bot the messages that ping it). Without the intent the
@@ -16,6 +18,7 @@ from discord.ext import commands
 
 from bot import answering
 from bot.answering import Reply, no_mentions
+from bot.checks import answers_in, message_guild_id
 from bot.render import lang_for_text, text
 
 if TYPE_CHECKING:
@@ -26,9 +29,7 @@ log = logging.getLogger(__name__)
 
 def bot_role_ids(message: discord.Message, me: discord.abc.Snowflake) -> set[int]:
     """The bot's own managed role(s): people often pick it instead of the bot when mentioning."""
-    return {
-        r.id for r in message.role_mentions if r.tags is not None and r.tags.bot_id == me.id
-    }
+    return {r.id for r in message.role_mentions if r.tags is not None and r.tags.bot_id == me.id}
 
 
 def strip_mentions(content: str, me_id: int, role_ids: set[int]) -> str:
@@ -60,20 +61,28 @@ class Questions(commands.Cog):
         me = self.bot.user
         if me is None or message.author.bot or message.author.id == me.id:
             return
+        guild_id = message_guild_id(message)
+        if not answers_in(guild_id, self.bot.config.discord):
+            return
         roles = bot_role_ids(message, me)
         mentioned = any(u.id == me.id for u in message.mentions) or bool(roles)
-        addressed = mentioned or replies_to(message, me.id)
+        direct = guild_id is None  # past the fence, a DM is always meant for the bot
+        addressed = mentioned or direct or replies_to(message, me.id)
         if not addressed and not self.in_answer_channel(message.channel):
             return
         question = strip_mentions(message.content, me.id, roles)
         try:
             await self.answer(message, question, addressed=addressed)
         except Exception:
-            log.exception("failed to answer message %s in channel %s", message.id,
-                          message.channel.id)
+            log.exception(
+                "failed to answer message %s in channel %s", message.id, message.channel.id
+            )
             try:
-                await message.reply(text("error", lang_for_text(question)),
-                                    allowed_mentions=no_mentions(), mention_author=False)
+                await message.reply(
+                    text("error", lang_for_text(question)),
+                    allowed_mentions=no_mentions(),
+                    mention_author=False,
+                )
             except discord.HTTPException:
                 log.exception("could not even send the error reply")
 
@@ -89,7 +98,10 @@ class Questions(commands.Cog):
         if not addressed and not any(ch.isalnum() for ch in question):
             return
         early = answering.precheck(
-            question, user_id=message.author.id, config=config, cooldown=self.bot.cooldown,
+            question,
+            user_id=message.author.id,
+            config=config,
+            cooldown=self.bot.cooldown,
             lang=lang,
         )
         if early is not None:

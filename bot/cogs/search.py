@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot import answering
 from bot.answering import Reply, no_mentions
+from bot.checks import answers_in
 from bot.render import Lang, lang_for_locale, render_search_page, text
 from index.models import Answer
 
@@ -54,6 +55,10 @@ class SearchPager(discord.ui.View):
         self.next.disabled = not has_next_page(answer, offset)
         total = getattr(answer, "total_hits", None)
         return render_search_page(answer, offset=offset, total=total, lang=self.lang)
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """The fence applies to button presses too: the command tree's check never sees them."""
+        return answers_in(interaction.guild_id, self.bot.config.discord)
 
     @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary)
     async def previous(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
