@@ -50,8 +50,10 @@ _KATAKANA_TERM = re.compile(r"[\u30a1-\u30fa\u30fc・]{3,}\Z")
 # left over from "don't", and verbs of asking that say nothing about the answer). "say" is
 # here because its Japanese counterpart 言う is a stop lemma of the tokenizer, so JMdict's
 # other "say" headwords (例, 同, 辺り) would be all that is left of it.
-STOP_WORDS: frozenset[str] = ENGLISH_STOP_WORDS | frozenset(
-    """also although among amongst another anybody anyone anything anyway anywhere around
+STOP_WORDS: frozenset[str] = (
+    ENGLISH_STOP_WORDS
+    | frozenset(
+        """also although among amongst another anybody anyone anything anyway anywhere around
     aren became become becomes behind besides beyond cannot couldn d didn doesn
     don done either else elsewhere enough etc even ever every everybody everyone everything
     everywhere explain describe hadn hasn haven however isn it's let ll may maybe might mightn
@@ -62,6 +64,13 @@ STOP_WORDS: frozenset[str] = ENGLISH_STOP_WORDS | frozenset(
     things though thus together toward towards unless upon us ve via wasn weren whatever
     whenever wherever whether whichever whoever whole whomever whose within without won
     wouldn yes yet""".split()
+    )
+    | frozenset(
+        # Small talk and chat shorthand: greetings, thanks and reactions ask nothing of the
+        # documents ("gm" would otherwise be JMdict's guided missile, "like" 同様).
+        """hi hello hey yo sup gm gn thanks thank thx ty lol lmao rofl omg bot ok okay bye cheers
+    like pls plz""".split()
+    )
 )
 
 # Irregular forms a rule cannot reach; the values are JMdict gloss words ("to hold" etc.).

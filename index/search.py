@@ -29,6 +29,15 @@ from index.vocabulary import VocabularyIndex
 MAX_GROUPS = 64  # a pasted essay is searched by its first 64 distinct words
 KNOWN_WEIGHT = 1e-6  # the least weight of a word the documents contain
 
+# How a Japanese question asks, not what it asks about: 何人 / どれくらい / どうやって, and
+# the chat fillers of Discord (そもそも, マジ, ガチ, 結局). Left in, 何 and 人 become terms
+# that half the documents hold, and the passages about the question's real words sink.
+_QUESTION_TALK = re.compile(
+    r"何(?:人|名|件|台|機|カ国|か国|ヶ国|個|割|倍|回|両|隻|発|年間|日間|年|月|日|時|歳|才)?"
+    r"|どう(?:いう|やって|して|なって)?|どんだけ|どれ(?:くらい|ぐらい|だけ)|どの(?:くらい|ぐらい)"
+    r"|そもそも|マジ|まじ|ガチ|がち|結局|ぶっちゃけ|ってこと|って"
+)
+
 
 @dataclass
 class QueryPlan:
@@ -58,7 +67,7 @@ def plan_query(
 
     `corpus` (the index's passages) lets the translation prefer senses that go together;
     `vocab` (the index's terms) finds what a word the index lacks stands for."""
-    terms = list(dict.fromkeys(tokenize(question)))[: MAX_GROUPS * 2]
+    terms = list(dict.fromkeys(tokenize(_QUESTION_TALK.sub(" ", question))))[: MAX_GROUPS * 2]
     groups, translations = english_groups(
         terms, has_term, names, text=question, corpus=corpus, vocab=vocab
     )

@@ -19,7 +19,8 @@ TOKENIZER_VERSION = "2"
 
 # Parts of speech (UniDic pos1) that carry meaning; particles, auxiliaries, symbols and
 # whitespace are dropped.  Pronouns (誰, 何, どこ) are question words, not content.
-CONTENT_POS = {"名詞", "動詞", "形容詞", "形状詞", "副詞", "接頭辞", "接尾辞", "連体詞", "感動詞"}
+# Interjections (おはよう, ありがとう) are small talk, not content.
+CONTENT_POS = {"名詞", "動詞", "形容詞", "形状詞", "副詞", "接頭辞", "接尾辞", "連体詞"}
 
 # Lemmas so common in Japanese prose that they only add noise to BM25.
 STOP_LEMMAS = {
@@ -55,6 +56,7 @@ STOP_LEMMAS = {
     "彼の",
     "又",
     "既に",
+    "御",
 }
 
 # English function words; UniDic tags unknown Latin words as nouns, so they would otherwise
