@@ -32,6 +32,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "rate_seconds": 5,
         "max_question_chars": 500,
         "reply_when_nothing_found": False,
+        "channel_verdict": "answered",
         "message_content_intent": True,
     },
     "corpus": {"path": "corpus"},
@@ -71,6 +72,7 @@ class DiscordConfig:
     rate_burst: int  # questions a user may ask at once
     max_question_chars: int
     reply_when_nothing_found: bool
+    channel_verdict: str  # "answered" or "related": the least an answer channel replies to
     message_content_intent: bool
 
 
@@ -163,6 +165,7 @@ def _validate(
             )
         ),
         reply_when_nothing_found=_bool(d, "discord", "reply_when_nothing_found"),
+        channel_verdict=_choice(d, "discord", "channel_verdict", ("answered", "related")),
         message_content_intent=_bool(d, "discord", "message_content_intent"),
     )
     corpus_path = _path(c["corpus"], "corpus", base_dir)
@@ -201,6 +204,13 @@ def _string(values: dict[str, Any], table: str, key: str) -> str:
     value = values[key]
     if not isinstance(value, str):
         raise ConfigError(f"{table}.{key}", f"must be a string, not {type(value).__name__}")
+    return value
+
+
+def _choice(values: dict[str, Any], table: str, key: str, allowed: tuple[str, ...]) -> str:
+    value = values[key]
+    if value not in allowed:
+        raise ConfigError(f"{table}.{key}", "must be " + " or ".join(f'"{a}"' for a in allowed))
     return value
 
 

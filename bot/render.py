@@ -33,6 +33,7 @@ MESSAGE_EMBEDS_TOTAL = 6000
 EXCERPT_MAX = 900  # rendered characters per excerpt in /ask, for readability before limits
 SEARCH_LINE_MAX = 160  # rendered characters of the one-line excerpt in /search
 FOOTER_MAX = 400  # the "searched:" line; longer ones are cut with an ellipsis
+LEAD_LIMIT = 500  # the answer line's share of the embed description
 MIN_EXCERPT = 60  # below this an excerpt says nothing; drop trailing hits instead
 ELLIPSIS = "…"
 COLOR = discord.Colour(0x2F6F9F)
@@ -45,6 +46,11 @@ TEXT: dict[str, dict[Lang, str]] = {
         "ja": "コーパスに関連する記述は見つかりませんでした。",
     },
     "searched": {"en": "searched", "ja": "検索語"},
+    "answer_lead": {"en": "Answer", "ja": "回答"},
+    "related_lead": {
+        "en": "No passage states this directly ({reason}); the closest passages:",
+        "ja": "この問いに直接答える記述はありません({reason})。近い記述:",
+    },
     "no_terms": {"en": "(no search terms)", "ja": "(検索語なし)"},
     "empty": {
         "en": "Please ask a question in Japanese or English, e.g. “CSTOの議長は誰?”.",
@@ -361,9 +367,31 @@ def render_answer(answer: Answer, lang: Lang = "en") -> discord.Embed:
     if not answer.hits:
         embed.description = text("nothing_found", lang)
         return embed
+    lead = render_lead(answer, lang)
     budget = min(DESCRIPTION_LIMIT, MESSAGE_EMBEDS_TOTAL - len(title) - len(footer))
-    embed.description = fit_hit_blocks(answer.hits, budget)
+    budget -= len(lead) + 2 if lead else 0
+    blocks = fit_hit_blocks(answer.hits, budget)
+    embed.description = f"{lead}\n\n{blocks}" if lead else blocks
     return embed
+
+
+def render_lead(answer: Answer, lang: Lang = "en") -> str:
+    """The reply's first line, from the verdict: the answering sentence with the answer (the
+    name, the number) in bold underline and the number of the excerpt it comes from; or,
+    when no passage states the asked fact, a plain note saying so before the passages."""
+    line = answer.answer
+    if line is not None:
+        a, b = line.span if line.span else (len(line.sentence), len(line.sentence))
+        sentence = " ".join(line.sentence.split()) if line.span is None else line.sentence
+        body = (
+            escape_markdown(sentence[:a])
+            + (f"__**{escape_markdown(sentence[a:b])}**__" if b > a else "")
+            + escape_markdown(sentence[b:])
+        )
+        return clip(f"**{text('answer_lead', lang)}:** {body} [{line.rank}]", LEAD_LIMIT)
+    if answer.verdict == "related":
+        return f"*{escape_markdown(text('related_lead', lang, reason=answer.reason or ''))}*"
+    return ""
 
 
 def render_problem(answer: Answer) -> str:

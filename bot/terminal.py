@@ -31,11 +31,20 @@ def render_answer(answer: Answer, color: bool = False) -> str:
         return "\n".join(lines)
     left, right = (BOLD, RESET) if color else ("【", "】")
     answer_left, answer_right = (UNDERLINE, NO_UNDERLINE) if color else ("《", "》")
+    if answer.answer is not None:
+        lines.append("")
+        sentence = answer.answer.marked(answer_left, answer_right)
+        lines.append(f"Answer: {' '.join(sentence.split())}  [{answer.answer.rank}]")
+    elif answer.verdict == "related":
+        lines.append("")
+        lines.append(f"No passage states this directly ({answer.reason}); the closest passages:")
     for hit in answer.hits:
         lines.append("")
         excerpt = hit.excerpt.marked(left, right, answer_left, answer_right)
         lines.append(f"{hit.rank}. {excerpt}")
-        lines.append(f"   — {hit.citation.label()}  [score {hit.score:.3f}]")
+        # The number shown is the one the order is by (fused), not plain BM25.
+        order = hit.fused if hit.fused is not None else hit.score
+        lines.append(f"   — {hit.citation.label()}  [order {order:.3f}, bm25 {hit.score:.3f}]")
         if hit.citation.url:
             lines.append(f"   {hit.citation.url}")
     return "\n".join(lines)

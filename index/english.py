@@ -391,8 +391,10 @@ def _scored(
             if old is None or score < old[0]:
                 best[term] = (score, compound)
         if mine:
-            top = min(mine.values())
-            near = sorted((t for t in mine if mine[t] <= top + POOL_GAP), key=mine.__getitem__)
+            # Within reach of the key's best sense, in the corpus or not: "bread" is パン,
+            # and a piece of a far-down compound (一時 at 2.43) is no translation of it.
+            reach = min(items[0][1], min(mine.values())) + POOL_GAP
+            near = sorted((t for t in mine if mine[t] <= reach), key=mine.__getitem__)
             pooled.update(near[:POOL_SIZE])
     ranked = sorted(pooled, key=lambda t: (best[t][0], t))
     return [(t, best[t][0], best[t][1]) for t in ranked]
@@ -706,11 +708,18 @@ def _japanese_slot(
             return _Slot(w, [], "name", named=variants, shown=True)
     from index import colloquial
 
-    keys = colloquial.english_keys(w)
+    # A name the documents lack (東京) is a topic they do not cover, not a paraphrase.
+    keys = [] if _is_proper_noun(w) else colloquial.english_keys(w)
     pool = _scored(keys, has_term) if keys else []
     if pool:
         return _Slot(w, pool, "colloquial", lemma="/".join(keys), shown=True)
     return _Slot(w, [], "term", as_written=(w,), shown=False)
+
+
+def _is_proper_noun(term: str) -> bool:
+    from index.tokenize import tokenize_spans
+
+    return any("固有名詞" in t.pos for t in tokenize_spans(term))
 
 
 def _word_slot(w: str, has_term: Callable[[str], bool], names: NameIndex | None) -> _Slot | None:

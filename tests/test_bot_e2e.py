@@ -113,6 +113,9 @@ def test_commands_synced_once_to_the_configured_guild(bot: Harness) -> None:
 def test_ask_in_japanese(bot: Harness) -> None:
     body = bot.ask("CSTOの議長は誰?", locale="ja")
     embed = assert_cited_answer(body)
+    # The reply leads with the answering sentence, the person emphasised.
+    first_line = embed["description"].split("\n")[0]
+    assert first_line.startswith("**回答:**") and "__**ニコル・パシヤン首相**__" in first_line
     assert "**議長**" in embed["description"] and "**CSTO**" in embed["description"]
     assert embed["footer"]["text"].startswith("検索語:")
     assert not body.get("flags", 0) & EPHEMERAL
@@ -241,6 +244,32 @@ def test_answer_channel_answers_every_message_and_ignores_others(bot: Harness) -
     bot.wait(lambda: bot.channel_replies(marker), "the marker reply")
     for msg in ignored:
         assert not bot.channel_replies(msg), msg["content"]
+
+
+def test_answer_channel_speaks_only_when_a_passage_states_the_answer(bot: Harness) -> None:
+    """Nobody asked the bot in an answer channel: an unanswerable question (the documents name
+    Tokayev but never his age) and small talk get no reply; an answerable one does."""
+    answers = bot.standin.channel_ids[1]
+    silent = [
+        bot.message("how old is Tokayev?", user_id=new_user(), channel_id=answers),
+        bot.message("おはよう", user_id=new_user(), channel_id=answers),
+        bot.message("thanks bot", user_id=new_user(), channel_id=answers),
+    ]
+    asked = bot.message("CSTOの本部はどこ?", user_id=new_user(), channel_id=answers)
+    reply = bot.wait(lambda: bot.channel_replies(asked), "the answer-channel reply")[0]
+    description = assert_cited_answer(reply.body)["description"]
+    assert description.startswith("**Answer:**") and "__**モスクワ**__" in description
+    for msg in silent:  # the bot handles messages in order: the answer came after these
+        assert not bot.channel_replies(msg), msg["content"]
+
+
+def test_a_mention_without_a_stated_answer_shows_the_closest_passages(bot: Harness) -> None:
+    s = bot.standin
+    msg = bot.message(f"<@{s.app_id}> how old is Tokayev?", user_id=new_user(), mention_bot=True)
+    reply = bot.wait(lambda: bot.channel_replies(msg), "the related reply")[0]
+    description = assert_cited_answer(reply.body)["description"]
+    assert description.startswith("*No passage states this directly")
+    assert "トカエフ" in description
 
 
 def test_declined_mention_still_says_so(bot: Harness) -> None:

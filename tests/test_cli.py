@@ -64,14 +64,15 @@ def test_ask_reads_questions_from_stdin_in_batch(workdir):
 def test_nothing_found_is_said_plainly(workdir):
     result = run_cli("ask", "--json", "量子色力学の摂動展開", cwd=workdir)
     obj = json.loads(result.stdout)
-    assert obj["hits"] == [] and obj["declined"]
+    assert obj["hits"] == [] and obj["declined"] and obj["verdict"] == "nothing"
+    assert result.returncode == 1  # like grep: nothing selected
     text = run_cli("ask", "量子色力学の摂動展開", cwd=workdir)
     assert "Nothing relevant found" in text.stdout
 
 
 def test_empty_and_huge_questions_are_answered_gracefully(workdir):
     empty = run_cli("ask", "--json", "   ", cwd=workdir)
-    assert empty.returncode == 0
+    assert empty.returncode == 2  # like grep: 2 is a problem, not "nothing found"
     assert json.loads(empty.stdout)["problem"]
     huge = "カザフスタンの治安部隊と抗議運動について。" * 500  # 10,500 characters
     result = run_cli("ask", "--json", huge[:10_000], cwd=workdir)

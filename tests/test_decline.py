@@ -55,5 +55,7 @@ def test_support_counts_the_sentence_before_the_answer():
         prefer_answers(ranked, {0: passage}, plan)
         supports.append(ranked.pool[0].support)
         assert ranked.pool[0].answering == 1
-    # Groups: csto 平和 維持 軍 何 人. With the sentence before: all but 何; alone: 人 only.
-    assert supports == [pytest.approx(5 / n), pytest.approx(1 / n)]
+    # Groups: csto 平和 維持 軍 (何人 asks, it is not searched). With the sentence before:
+    # all of them; alone, the number's sentence holds none.
+    assert n == 4
+    assert supports == [pytest.approx(1.0), pytest.approx(0.0)]

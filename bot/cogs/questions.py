@@ -110,11 +110,7 @@ class Questions(commands.Cog):
             return
         async with message.channel.typing():
             reply = await answering.ask(self.bot.engine, question, k=config.top_k, lang=lang)
-        silent = (
-            reply.kind == "declined"
-            and not addressed
-            and not config.discord.reply_when_nothing_found
-        )
+        silent = not addressed and not _channel_replies(reply, config)
         if not silent:
             await self.send(message, reply)
         await answering.log_question(
@@ -130,3 +126,15 @@ class Questions(commands.Cog):
 
 async def setup(bot: Shirabe) -> None:
     await bot.add_cog(Questions(bot))
+
+
+def _channel_replies(reply: answering.Reply, config) -> bool:
+    """Whether a question nobody addressed to the bot (a plain message in an answer channel)
+    gets a reply: only when a passage states the answer, or also when passages are related
+    (`channel_verdict`), and on "nothing" only with `reply_when_nothing_found`."""
+    verdict = reply.answer.verdict if reply.answer is not None else None
+    if verdict == "answered":
+        return True
+    if verdict == "related":
+        return config.discord.channel_verdict == "related"
+    return config.discord.reply_when_nothing_found
