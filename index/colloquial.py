@@ -14,6 +14,7 @@ import threading
 
 MAX_SCORE = 100  # the word must be among a key's leading translations (table score x 100)
 MAX_KEYS = 4  # English keys a word is read as
+MAX_BRIDGE = 0.25  # the documents' word must be among those keys' leading translations
 _lock = threading.Lock()
 _reverse: dict[str, list[tuple[int, str]]] | None = None
 

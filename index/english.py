@@ -710,7 +710,9 @@ def _japanese_slot(
 
     # A name the documents lack (東京) is a topic they do not cover, not a paraphrase.
     keys = [] if _is_proper_noun(w) else colloquial.english_keys(w)
-    pool = _scored(keys, has_term) if keys else []
+    # Only a key's leading senses: a bridge through two dictionaries drifts fast
+    # (天気 -> weather -> 乗り切る, "to weather a storm").
+    pool = [c for c in _scored(keys, has_term) if c[1] <= colloquial.MAX_BRIDGE] if keys else []
     if pool:
         return _Slot(w, pool, "colloquial", lemma="/".join(keys), shown=True)
     return _Slot(w, [], "term", as_written=(w,), shown=False)

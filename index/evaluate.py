@@ -165,7 +165,7 @@ def verdict_curve(
 
 def lookup_questions(corpus: Path) -> list[Question]:
     """Every proper noun and katakana word of the corpus asked alone, with the romanized
-    spelling of each katakana one as well ("pashinyan"): a name typed alone must be found.
+    spelling of each katakana name as well ("pashinyan"): a name typed alone must be found.
 
     Generated from the corpus, so the set grows with it. A word counts once, as written
     where first seen; its evidence is that written form."""
@@ -173,17 +173,17 @@ def lookup_questions(corpus: Path) -> list[Question]:
     from index.names import romanize
     from index.tokenize import tokenize_spans
 
-    seen: dict[str, None] = {}
+    seen: dict[str, bool] = {}  # word -> is a proper noun
     texts = [d.text for d in iter_documents(corpus) if not isinstance(d, tuple)]
     for text in texts:
         for token in tokenize_spans(text):
             word = token.surface.strip()
             proper = "固有名詞" in token.pos
             if len(word) >= 2 and (proper or _KATAKANA_WORD.fullmatch(word)):
-                seen.setdefault(word, None)
+                seen[word] = seen.get(word, False) or proper
     questions = [Question(w, (w,), "lookup-ja", "lookups") for w in seen]
-    for word in seen:
-        if _KATAKANA_WORD.fullmatch(word) and len(word) >= 3:
+    for word, proper in seen.items():
+        if proper and _KATAKANA_WORD.fullmatch(word) and len(word) >= 3:
             latin = romanize(word).replace(" ", "")
             if len(latin) >= 4:
                 questions.append(Question(latin, (word,), "lookup-latin", "lookups"))

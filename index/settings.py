@@ -20,7 +20,7 @@ class Settings:
     answer_bonus: float = 0.3  # fused score x (1 + bonus x support) for an answering passage
     shown: int = 3  # passages whose sentences the verdict reads (a reply shows three)
     # Verdict: "nothing" below this share of the question's weight in the best passage.
-    min_coverage: float = 0.2
+    min_coverage: float = 0.15
     # "answered" for who/how-many/where/when/why: a sentence with an answer of the asked type
     # that, with the sentence before it, holds this share of the question's weight.
     min_support: float = 0.5

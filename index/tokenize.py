@@ -239,6 +239,8 @@ def _flush(run: list[tuple[str, int, str, object]]) -> Iterator[tuple[str, int, 
     start, end = run[0][1], run[-1][1] + len(run[-1][0])
     if len(run) == 1:
         term = _term_of(surface, run[0][3])
+        if term is not None and not _KATAKANA_RUN.fullmatch(term):
+            term = surface  # コレ stays コレ: a word written in katakana is searched as written
         tag = run[0][2]
     else:
         term = surface
