@@ -121,7 +121,7 @@ def format_table(rows: dict[str, dict[str, float | int]]) -> str:
     """Ranking and verdicts side by side: "nothing" on answerable questions (answers hidden)
     is never shown without "answered" on unanswerable ones (answers pretended)."""
     header = (
-        f"{'kind':<18}{'n':>4}{'Hit@1':>7}{'Hit@3':>7}{'Hit@5':>7}{'MRR':>7}"
+        f"{'kind':<18}{'n':>4}{'Hit@1':>7}{'Hit@3':>7}{'Hit@5':>7}{'MRR@10':>7}"
         f"{'nothing':>9}{'ans+top3':>10}{'unans: answered / nothing':>27}"
     )
     lines = [header, "-" * len(header)]

@@ -79,6 +79,7 @@ MAX_TAGGER_CHARS = 4000
 _DIGIT_COMMA = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _LATIN_OR_CYRILLIC = re.compile(r"[a-z\u0400-\u04ff]")
 _PIECE_BREAK = re.compile(r"[。．！？!?\n]")
+MAX_RUN_NODES = 4  # a longer katakana run is several words, not one name cut apart
 _KATAKANA_RUN = re.compile(r"[\u30a1-\u30fa\u30fc]+")
 _KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々]")
 
@@ -236,6 +237,14 @@ def _flush(run: list[tuple[str, int, str, object]]) -> Iterator[tuple[str, int, 
     """Emit a katakana run (and empty it): one node keeps the usual lemma rules, several are
     joined by their written forms and tagged as the proper noun among them, if any."""
     surface = "".join(s for s, _, _, _ in run)
+    if len(run) > MAX_RUN_NODES:
+        # Not one name but katakana written without breaks (カザフスタンカザフスタン…):
+        # its words are kept as the tagger cut them.
+        nodes = [[node] for node in run]
+        run.clear()
+        for single in nodes:
+            yield from _flush(single)
+        return
     start, end = run[0][1], run[-1][1] + len(run[-1][0])
     if len(run) == 1:
         term = _term_of(surface, run[0][3])

@@ -59,7 +59,7 @@ def test_comparable_forms_meet_across_spellings():
         ("Tokayev", "トカエフ"),
         ("Tokaev", "トカエフ"),
         ("Pashinyan", "パシニャン"),
-        ("Almaty", "アルマトイ"),
+        ("Almaty", "アルマティ"),  # the corpus also writes アルマトイ, second
         ("Nazarbayev", "ナザルバエフ"),
         ("Lukashenko", "ルカシェンコ"),
         ("Zelensky", "ゼレンスキー"),
@@ -69,8 +69,7 @@ def test_comparable_forms_meet_across_spellings():
         ("Nakhchivan", "ナヒチェバン"),
         ("Stepanakert", "ステパナケルト"),
         ("Mangystau", "マンギスタウ"),
-        ("Nur", "ヌル"),  # Nur-Sultan, which UniDic splits into ヌル + スルタン
-        ("Sultan", "スルタン"),
+        ("NurSultan", "ヌルスルタン"),  # one term: UniDic's ヌル + スルタン joined
     ],
 )
 def test_transliterated_names_match_first(names, latin, expected):
