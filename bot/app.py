@@ -13,6 +13,7 @@ import logging
 import signal
 import sqlite3
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import discord
@@ -28,6 +29,7 @@ from bot.cooldown import TokenBucket
 from bot.localization import ShirabeTranslator
 from bot.render import lang_for_locale, text
 from index.engine import Engine
+from index.settings import DEFAULT
 from index.store import StoreError, describe_damage
 
 log = logging.getLogger("shirabe.bot")
@@ -114,10 +116,10 @@ class Shirabe(commands.Bot):
     async def setup_hook(self) -> None:
         cfg = self.config
         log.info("opening the index %s (corpus %s)", cfg.index_path, cfg.corpus_path)
+        settings = replace(DEFAULT, rerank=cfg.rerank, rerank_weight=cfg.rerank_weight)
         self.engine = await Engine.open(
-            cfg.corpus_path, cfg.index_path, build_if_missing=True, rerank=cfg.rerank
+            cfg.corpus_path, cfg.index_path, build_if_missing=True, settings=settings
         )
-        self.engine.rerank_weight = cfg.rerank_weight
         await self.engine.warm_up()
         for notice in getattr(self.engine, "notices", []):
             log.warning("index: %s", notice)

@@ -37,7 +37,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "corpus": {"path": "corpus"},
     "index": {"path": "data/shirabe.db"},
-    "search": {"top_k": 3, "rerank": "auto", "rerank_weight": 0.5},
+    "search": {"top_k": 3, "rerank": False, "rerank_weight": 0.5},
 }
 
 # Discord rejects slash-command string options longer than this, so a larger limit is a typo.

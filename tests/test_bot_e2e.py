@@ -258,7 +258,8 @@ def test_answer_channel_speaks_only_when_a_passage_states_the_answer(bot: Harnes
     asked = bot.message("CSTOの本部はどこ?", user_id=new_user(), channel_id=answers)
     reply = bot.wait(lambda: bot.channel_replies(asked), "the answer-channel reply")[0]
     description = assert_cited_answer(reply.body)["description"]
-    assert description.startswith("**Answer:**") and "__**モスクワ**__" in description
+    # Asked in Japanese, so the lead is Japanese (回答 = answer).
+    assert description.startswith("**回答:**") and "__**モスクワ**__" in description
     for msg in silent:  # the bot handles messages in order: the answer came after these
         assert not bot.channel_replies(msg), msg["content"]
 
