@@ -23,7 +23,7 @@ class Settings:
     min_coverage: float = 0.15
     # "answered" for who/how-many/where/when/why: a sentence with an answer of the asked type
     # that, with the sentence before it, holds this share of the question's weight.
-    min_support: float = 0.5
+    min_support: float = 0.7
     # "answered" for other questions: one sentence holds this share of the question's weight.
     min_statement: float = 0.75
     # With re-ranking on: below this question-sentence cosine nothing shown states the fact.
