@@ -8,6 +8,11 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("index._topk", ["index/_topk.c"], optional=True, extra_compile_args=["-O3"])
+        Extension(
+            "index.retrieval._topk",
+            ["index/retrieval/_topk.c"],
+            optional=True,
+            extra_compile_args=["-O3"],
+        )
     ]
 )

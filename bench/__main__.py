@@ -2,7 +2,7 @@
 
 Steps, each build in its own child process (separate peak memory):
   1. generate (or reuse) the corpus of --size passages;
-  2. build shirabe's index through the real build path (`index.build.build_index`), and time
+  2. build shirabe's index through the real build path (`index.storage.build.build_index`), and time
      bare fugashi lemma tokenizing of the same text on 2 processes;
   3. read shirabe's tokens back and build every peer on them;
   4. time the same queries (a "content" set and a "frequent" set) on each, and check parity;
@@ -57,15 +57,23 @@ def run(size: int, n_queries: int, peers: list[str], rounds: int = 2) -> dict:
     load = measure.LoadMeter()
     rdir = run_dir(size)
     rdir.mkdir(parents=True, exist_ok=True)
-    res: dict = {"size": size, "queries": n_queries, "machine": machine(),
-                 "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                 "shirabe_commit": git_commit(),
-                 "command": "python -m bench " + " ".join(sys.argv[1:])}
+    res: dict = {
+        "size": size,
+        "queries": n_queries,
+        "machine": machine(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "shirabe_commit": git_commit(),
+        "command": "python -m bench " + " ".join(sys.argv[1:]),
+    }
     step("corpus")
     info = ensure_corpus(size)
     words = vocabulary()[:VOCABULARY]
-    res["corpus"] = {"files": info.files, "chars": info.chars, "vocabulary": info.vocabulary,
-                     **fidelity(info.directory, words)}
+    res["corpus"] = {
+        "files": info.files,
+        "chars": info.chars,
+        "vocabulary": info.vocabulary,
+        **fidelity(info.directory, words),
+    }
     db = rdir / "db" / "shirabe.db"
     step("bare fugashi, 2 processes (before the build)")
     before = bare_fugashi(info.directory)
@@ -77,9 +85,7 @@ def run(size: int, n_queries: int, peers: list[str], rounds: int = 2) -> dict:
     # someone else's load would flatter shirabe's ratio.
     res["fugashi"] = max(before, after, key=lambda r: r["chars_per_s"])
     res["fugashi"]["runs_chars_per_s"] = [before["chars_per_s"], after["chars_per_s"]]
-    res["build"]["throughput_ratio"] = (
-        res["build"]["chars_per_s"] / res["fugashi"]["chars_per_s"]
-    )
+    res["build"]["throughput_ratio"] = res["build"]["chars_per_s"] / res["fugashi"]["chars_per_s"]
     step("export tokens and queries")
     tokens, gen_dir = export_tokens(db, rdir)
     res["postings"] = int(np.load(gen_dir / "docs.npy", mmap_mode="r").shape[0])
@@ -123,7 +129,7 @@ def build_shirabe(corpus: Path, db: Path) -> dict:
 def export_tokens(db: Path, rdir: Path) -> tuple[Tokens, Path]:
     """Each live passage's term ids in the generation's order (passage_ids.npy), saved for
     the peers' children: the exact tokens shirabe indexed."""
-    from index import store
+    from index.storage import store
 
     con = sqlite3.connect(db)
     gen = int(con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
@@ -131,7 +137,7 @@ def export_tokens(db: Path, rdir: Path) -> tuple[Tokens, Path]:
     ids = np.load(gen_dir / "passage_ids.npy")
     blobs = dict(con.execute("SELECT id, terms FROM passages"))
     vocabulary_size = con.execute("SELECT COUNT(*) FROM terms").fetchone()[0]
-    terms = [t for t, in con.execute("SELECT term FROM terms ORDER BY id")]
+    terms = [t for (t,) in con.execute("SELECT term FROM terms ORDER BY id")]
     con.close()
     ordered = [blobs[int(i)] for i in ids]
     del blobs
@@ -164,9 +170,13 @@ def make_queries(tokens: Tokens, n: int, rdir: Path, gen_dir: Path) -> dict:
     content: list[list[int]] = []
     while len(content) < n:
         i = int(rng.integers(tokens.n))
-        terms = list(dict.fromkeys(
-            int(t) for t in tokens.flat[tokens.offsets[i] : tokens.offsets[i + 1]]
-            if int(t) not in top_set))
+        terms = list(
+            dict.fromkeys(
+                int(t)
+                for t in tokens.flat[tokens.offsets[i] : tokens.offsets[i + 1]]
+                if int(t) not in top_set
+            )
+        )
         if len(terms) < 2:
             continue
         k = min(int(rng.integers(2, 6)), len(terms))
@@ -185,8 +195,11 @@ def make_queries(tokens: Tokens, n: int, rdir: Path, gen_dir: Path) -> dict:
         "top_terms": [{"term": names[t], "df": int(df[t])} for t in top[:5]],
     }
     (rdir / "queries.json").write_text(json.dumps(queries, ensure_ascii=False))
-    return {"n": n, "top_terms": queries["top_terms"],
-            "mean_df_top20": float(np.mean([df[t] for t in top])) / tokens.n}
+    return {
+        "n": n,
+        "top_terms": queries["top_terms"],
+        "mean_df_top20": float(np.mean([df[t] for t in top])) / tokens.n,
+    }
 
 
 def question(q: list[int], names: list[str]) -> str:
@@ -209,11 +222,15 @@ def run_peers(size: int, names: list[str], gen_dir: Path, rounds: int) -> dict:
             continue
         step(f"{name}: build")
         try:
-            args = jarg(name=name, size=size, serve=not PEERS[name].persistent,
-                        gen_dir=str(gen_dir))
+            args = jarg(
+                name=name, size=size, serve=not PEERS[name].persistent, gen_dir=str(gen_dir)
+            )
             child = measure.run_child(["peer", args])
-            results[name] = {**child.result, "tree_peak_mb": child.tree_peak_mb,
-                             "others_cores_build": child.others_cores}
+            results[name] = {
+                **child.result,
+                "tree_peak_mb": child.tree_peak_mb,
+                "others_cores_build": child.others_cores,
+            }
         except Exception as exc:  # a broken peer must not sink the whole run
             results[name] = {"error": str(exc)}
             step(f"{name}: failed: {exc}")
@@ -224,7 +241,8 @@ def run_peers(size: int, names: list[str], gen_dir: Path, rounds: int) -> dict:
             serve_dir = gen_dir if name == "shirabe" else run_dir(size) / "peers" / name
             try:
                 served = measure.run_child(
-                    ["serve", jarg(name=name, size=size, dir=str(serve_dir))]).result
+                    ["serve", jarg(name=name, size=size, dir=str(serve_dir))]
+                ).result
             except Exception as exc:
                 step(f"{name}: serving failed: {exc}")
                 continue
@@ -245,20 +263,30 @@ def engine_targets(info, db: Path, rdir: Path) -> dict:
     target = sorted(info.directory.glob("*.txt"))[len(list(info.directory.glob("*.txt"))) // 2]
     original = target.read_bytes()
     try:
-        out["incremental"] = measure.run_child(["incremental", jarg(
-            corpus=str(info.directory), db=str(db), file=target.name,
-            word=info.fresh_words[0])]).result
+        out["incremental"] = measure.run_child(
+            [
+                "incremental",
+                jarg(
+                    corpus=str(info.directory),
+                    db=str(db),
+                    file=target.name,
+                    word=info.fresh_words[0],
+                ),
+            ]
+        ).result
     finally:
         target.write_bytes(original)
     step("cold start")
     first = texts[: COLD_QUESTIONS // 2] + texts[half : half + COLD_QUESTIONS // 2]
-    child = measure.run_child(["cold", jarg(corpus=str(info.directory), db=str(db),
-                                            questions=first)])
+    child = measure.run_child(
+        ["cold", jarg(corpus=str(info.directory), db=str(db), questions=first)]
+    )
     out["cold"] = {**child.result, "process_wall_s": child.wall_s}
     out["cold"]["cli_wall_s"] = cli_once(info.directory, db, texts[1])
     step("serving memory and engine.ask latency")
-    child = measure.run_child(["engine", jarg(corpus=str(info.directory), db=str(db),
-                                              questions=texts)])
+    child = measure.run_child(
+        ["engine", jarg(corpus=str(info.directory), db=str(db), questions=texts)]
+    )
     out["serving"] = child.result
     step("shirabe ask --json, batch mode")
     out["cli_batch"] = cli_batch(info.directory, db, texts)
@@ -268,24 +296,41 @@ def engine_targets(info, db: Path, rdir: Path) -> dict:
 
 
 def cli_command(corpus: Path, db: Path) -> list[str]:
-    return [sys.executable, "-m", "bot.cli", "ask", "--json", "--corpus", str(corpus),
-            "--db", str(db), "-k", str(CLI_K), *cli_bm25_only()]
+    return [
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "ask",
+        "--json",
+        "--corpus",
+        str(corpus),
+        "--db",
+        str(db),
+        "-k",
+        str(CLI_K),
+        *cli_bm25_only(),
+    ]
 
 
 def cli_once(corpus: Path, db: Path, text: str) -> float:
     """Wall seconds of a whole `shirabe ask --json QUESTION` process."""
     t0 = time.perf_counter()
-    subprocess.run(cli_command(corpus, db) + [text], cwd=ROOT, check=True,
-                   capture_output=True)
+    subprocess.run(cli_command(corpus, db) + [text], cwd=ROOT, check=True, capture_output=True)
     return time.perf_counter() - t0
 
 
 def cli_batch(corpus: Path, db: Path, texts: list[str], warmup: int = 5) -> dict:
     """One `shirabe ask --json` process reading questions on stdin, one at a time: its own
     took_ms per answer, and the wall time from writing a line to reading its JSON line."""
-    proc = subprocess.Popen(cli_command(corpus, db), cwd=ROOT, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            bufsize=1)
+    proc = subprocess.Popen(
+        cli_command(corpus, db),
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        bufsize=1,
+    )
     took: dict[str, list[float]] = {"content": [], "frequent": []}
     wall: dict[str, list[int]] = {"content": [], "frequent": []}
     half = len(texts) // 2
@@ -321,17 +366,30 @@ def machine() -> dict:
                 break
     with open("/proc/meminfo") as fh:
         mem_kb = int(fh.readline().split()[1])
-    return {"nproc": os.cpu_count(), "cpu": cpu, "mem_gb": round(mem_kb / 1024**2, 1),
-            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-            "versions": versions()}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "mem_gb": round(mem_kb / 1024**2, 1),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "versions": versions(),
+    }
 
 
 def versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for pkg in ("numpy", "fugashi", "unidic-lite", "rank-bm25", "rank-bm25-rs", "bm25s",
-                "numba", "tantivy"):
+    for pkg in (
+        "numpy",
+        "fugashi",
+        "unidic-lite",
+        "rank-bm25",
+        "rank-bm25-rs",
+        "bm25s",
+        "numba",
+        "tantivy",
+    ):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -340,14 +398,18 @@ def versions() -> dict:
 
 
 def git_commit() -> str:
-    """HEAD, the last commit that touched index/bm25.py, and whether index/ is dirty."""
+    """HEAD, the last commit that touched index/retrieval/bm25.py, and whether index/ is dirty."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True,
-                              text=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
 
     dirty = " (index/ has uncommitted changes)" if git("status", "--porcelain", "index") else ""
-    return (f"HEAD {git('rev-parse', '--short', 'HEAD')}, index/bm25.py at "
-            f"{git('log', '-1', '--format=%h', '--', 'index/bm25.py')}{dirty}")
+    return (
+        f"HEAD {git('rev-parse', '--short', 'HEAD')}, index/retrieval/bm25.py at "
+        f"{git('log', '-1', '--format=%h', '--', 'index/retrieval/bm25.py')}{dirty}"
+    )
 
 
 # ---- workers: run in child processes through measure.run_child ------------------------
@@ -355,9 +417,18 @@ def git_commit() -> str:
 
 def worker(task: str, arg: str) -> None:
     args = json.loads(arg)
-    handlers = {"build": w_build, "fugashi": w_fugashi, "peer": w_peer, "serve": w_serve,
-                "parity": w_parity, "incremental": w_incremental, "cold": w_cold,
-                "engine": w_engine, "vectors": rerank.w_vectors, "rerank": rerank.w_rerank}
+    handlers = {
+        "build": w_build,
+        "fugashi": w_fugashi,
+        "peer": w_peer,
+        "serve": w_serve,
+        "parity": w_parity,
+        "incremental": w_incremental,
+        "cold": w_cold,
+        "engine": w_engine,
+        "vectors": rerank.w_vectors,
+        "rerank": rerank.w_rerank,
+    }
     measure.emit(handlers[task](**args))
 
 
@@ -365,7 +436,7 @@ def w_build(corpus: str, db: str) -> dict:
     """shirabe's build from raw text, tokenizing included (its own process pool)."""
     import resource
 
-    from index.build import build_index
+    from index.storage.build import build_index
 
     t0 = time.perf_counter()
     report = asyncio.run(build_index(Path(corpus), Path(db), **bm25_only(build_index, "vectors")))
@@ -373,11 +444,17 @@ def w_build(corpus: str, db: str) -> dict:
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e6
     own = resource.getrusage(resource.RUSAGE_SELF)
     workers = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"seconds": seconds, "report_seconds": report.seconds, "passages": report.passages,
-            "documents": report.documents, "chars_per_s": chars_exact(corpus) / seconds,
-            "maxrss_mb": measure.maxrss_mb(),
-            "children_maxrss_mb": kids, "main_cpu_s": own.ru_utime + own.ru_stime,
-            "workers_cpu_s": workers.ru_utime + workers.ru_stime}
+    return {
+        "seconds": seconds,
+        "report_seconds": report.seconds,
+        "passages": report.passages,
+        "documents": report.documents,
+        "chars_per_s": chars_exact(corpus) / seconds,
+        "maxrss_mb": measure.maxrss_mb(),
+        "children_maxrss_mb": kids,
+        "main_cpu_s": own.ru_utime + own.ru_stime,
+        "workers_cpu_s": workers.ru_utime + workers.ru_stime,
+    }
 
 
 def bm25_only(func, name: str) -> dict:
@@ -402,8 +479,9 @@ def open_engine(corpus: str, db: str):
     """Engine.open on an existing index, BM25 only (see bm25_only)."""
     from index.engine import Engine
 
-    return Engine.open(Path(corpus), Path(db), build_if_missing=False,
-                       **bm25_only(Engine.open, "rerank"))
+    return Engine.open(
+        Path(corpus), Path(db), build_if_missing=False, **bm25_only(Engine.open, "rerank")
+    )
 
 
 def chars_exact(corpus: str) -> int:
@@ -422,8 +500,12 @@ def w_fugashi(corpus: str) -> dict:
         chars = sum(pool.map(measure.fugashi_lemmas, files))
     seconds = time.perf_counter() - t0
     # this process and its (reaped) workers: comparable with the build's main + workers
-    return {"seconds": seconds, "chars": chars, "chars_per_s": chars / seconds,
-            "cpu_s": measure.own_cpu_s()}
+    return {
+        "seconds": seconds,
+        "chars": chars,
+        "chars_per_s": chars / seconds,
+        "cpu_s": measure.own_cpu_s(),
+    }
 
 
 def w_peer(name: str, size: int, serve: bool, gen_dir: str) -> dict:
@@ -438,8 +520,13 @@ def w_peer(name: str, size: int, serve: bool, gen_dir: str) -> dict:
     input_mb = measure.rss_mb()
     t0 = time.perf_counter()
     peer.build()
-    out = {"build_s": time.perf_counter() - t0, "input_rss_mb": input_mb,
-           "maxrss_mb": measure.maxrss_mb(), "label": peer.label, "exact": peer.exact}
+    out = {
+        "build_s": time.perf_counter() - t0,
+        "input_rss_mb": input_mb,
+        "maxrss_mb": measure.maxrss_mb(),
+        "label": peer.label,
+        "exact": peer.exact,
+    }
     if workdir.exists():
         out["disk_mb"] = sum(p.stat().st_size for p in workdir.rglob("*") if p.is_file()) / 1e6
     if serve:
@@ -479,14 +566,15 @@ def serve_queries(peer, size: int) -> dict:
 
 
 def time_engine_rank(peer, size: int) -> dict:
-    """index.search.rank: what the engine calls (top-20 pool + coverage re-ordering)."""
-    from index.search import rank
+    """index.retrieval.search.rank: what the engine calls (top-20 pool + coverage re-ordering)."""
+    from index.retrieval.search import rank
 
     queries = load_queries(size)
     out = {}
     for which in ("content", "frequent"):
         out[which] = measure.time_queries(
-            lambda q: rank(peer.postings, [[t] for t in q], 10), queries[which])
+            lambda q: rank(peer.postings, [[t] for t in q], 10), queries[which]
+        )
     return out
 
 
@@ -494,7 +582,7 @@ def parity_top10(peer, size: int, gen_dir: Path) -> dict:
     """shirabe's top 10 against rank_bm25's at full size (5 queries per set at 1M, since
     rank_bm25 takes seconds a query there; 20 per set otherwise). Equal means the same
     passages in the same order, or, where ids differ, equal scores (a tie)."""
-    from index.bm25 import load_postings
+    from index.retrieval.bm25 import load_postings
 
     postings = load_postings(gen_dir)
     queries = load_queries(size)
@@ -510,7 +598,8 @@ def parity_top10(peer, size: int, gen_dir: Path) -> dict:
             if ids == ref:
                 equal += 1
             elif len(ids) == len(ref) and np.allclose(
-                    [s for _, s in ours], theirs[ref], rtol=0, atol=1e-6):
+                [s for _, s in ours], theirs[ref], rtol=0, atol=1e-6
+            ):
                 equal += 1
                 ties += 1
     return {"checked": checked, "equal": equal, "equal_by_tied_scores": ties}
@@ -521,7 +610,7 @@ def w_parity(size: int, sample: int = 10_000) -> dict:
     against rank_bm25's get_scores, for every query of both sets."""
     from rank_bm25 import BM25Okapi
 
-    from index.bm25 import build_postings
+    from index.retrieval.bm25 import build_postings
 
     tokens = load_tokens(size)
     rng = np.random.default_rng(11)
@@ -562,9 +651,15 @@ def w_incremental(corpus: str, db: str, file: str, word: str) -> dict:
             answer = await engine.ask(f"{word}は?", 3)
             t2 = time.perf_counter()
             hit = answer.hits[0].citation.doc if answer.hits else None
-            return {"seconds": t2 - t0, "reindex_s": t1 - t0, "ask_ms": (t2 - t1) * 1000,
-                    "generation": [before, engine.generation.number], "answered": hit == file,
-                    "changed": report.changed, "unchanged": report.unchanged}
+            return {
+                "seconds": t2 - t0,
+                "reindex_s": t1 - t0,
+                "ask_ms": (t2 - t1) * 1000,
+                "generation": [before, engine.generation.number],
+                "answered": hit == file,
+                "changed": report.changed,
+                "unchanged": report.unchanged,
+            }
         finally:
             await engine.close()
 
@@ -590,9 +685,15 @@ def w_cold(corpus: str, db: str, questions: list[str]) -> dict:
             await engine.ask(q, CLI_K)
             later.append(time.perf_counter() - t)
         await engine.close()
-        return {"import_s": t1 - t0, "open_s": t2 - t1, "first_ask_s": t3 - t2,
-                "open_and_ask_s": t3 - t1, "hits": len(answer.hits),
-                "next_asks": len(later), "slowest_next_ask_s": max(later, default=0.0)}
+        return {
+            "import_s": t1 - t0,
+            "open_s": t2 - t1,
+            "first_ask_s": t3 - t2,
+            "open_and_ask_s": t3 - t1,
+            "hits": len(answer.hits),
+            "next_asks": len(later),
+            "slowest_next_ask_s": max(later, default=0.0),
+        }
 
     return asyncio.run(go())
 
@@ -612,11 +713,17 @@ def w_engine(corpus: str, db: str, questions: list[str]) -> dict:
                 samples.append(time.perf_counter_ns() - t0)
             postings = engine.generation.postings
             half = len(questions) // 2
-            return {"ask_ms": {"content": measure.percentiles(samples[:half]),
-                               "frequent": measure.percentiles(samples[half:])},
-                    "rss_mb": measure.rss_mb(), "rss": measure.rss_breakdown(),
-                    "postings": len(postings.docs), "passages": postings.n,
-                    "vocabulary": postings.vocabulary_size}
+            return {
+                "ask_ms": {
+                    "content": measure.percentiles(samples[:half]),
+                    "frequent": measure.percentiles(samples[half:]),
+                },
+                "rss_mb": measure.rss_mb(),
+                "rss": measure.rss_breakdown(),
+                "postings": len(postings.docs),
+                "passages": postings.n,
+                "vocabulary": postings.vocabulary_size,
+            }
         finally:
             await engine.close()
 
@@ -644,33 +751,40 @@ def render(res: dict) -> str:
 
 def render_header(res: dict) -> str:
     c = res["corpus"]
-    top = ", ".join(f"{t['term']} (df {t['df'] / res['passages']:.0%})"
-                    for t in res["query_sets"]["top_terms"])
-    return (f"### {res['size']:,} passages\n\n"
-            f"{res['passages']:,} passages in {c['files']} files, {c['chars']:,} characters, "
-            f"{res['postings']:,} postings, vocabulary {c['vocabulary']:,} generated types; "
-            f"text tokenizes back to the intended words: {c['tokens_recovered']:.1%} of tokens, "
-            f"{c['passages_exact']:.0%} of passages exactly. {res['query_sets']['n']} queries "
-            f"per set; most frequent terms: {top}. Run took {res['total_s'] / 60:.1f} min; "
-            f"shirabe at the start: {res['shirabe_commit']}"
-            + (f"; at the end: {res['shirabe_commit_end']}"
-               if res.get("shirabe_commit_end", res["shirabe_commit"]) != res["shirabe_commit"]
-               else "")
-            + f". Other programs on the machine kept "
-            f"{res.get('others_cores', 0):.2f} of its {res['machine']['nproc']} cores busy "
-            f"on average during the run (shirabe build: "
-            f"{res['build'].get('others_cores', 0):.2f}, bare fugashi: "
-            f"{res['fugashi'].get('others_cores', 0):.2f}).")
+    top = ", ".join(
+        f"{t['term']} (df {t['df'] / res['passages']:.0%})" for t in res["query_sets"]["top_terms"]
+    )
+    return (
+        f"### {res['size']:,} passages\n\n"
+        f"{res['passages']:,} passages in {c['files']} files, {c['chars']:,} characters, "
+        f"{res['postings']:,} postings, vocabulary {c['vocabulary']:,} generated types; "
+        f"text tokenizes back to the intended words: {c['tokens_recovered']:.1%} of tokens, "
+        f"{c['passages_exact']:.0%} of passages exactly. {res['query_sets']['n']} queries "
+        f"per set; most frequent terms: {top}. Run took {res['total_s'] / 60:.1f} min; "
+        f"shirabe at the start: {res['shirabe_commit']}"
+        + (
+            f"; at the end: {res['shirabe_commit_end']}"
+            if res.get("shirabe_commit_end", res["shirabe_commit"]) != res["shirabe_commit"]
+            else ""
+        )
+        + f". Other programs on the machine kept "
+        f"{res.get('others_cores', 0):.2f} of its {res['machine']['nproc']} cores busy "
+        f"on average during the run (shirabe build: "
+        f"{res['build'].get('others_cores', 0):.2f}, bare fugashi: "
+        f"{res['fugashi'].get('others_cores', 0):.2f})."
+    )
 
 
 def render_peers(res: dict) -> str:
     """One row per peer: build, memory, latency per set, and peer / shirabe ratios."""
     peers = res["peers"]
     base = peers.get("shirabe", {})
-    rows = ["| peer | build s | build peak MB | serving RSS MB (B/posting) | "
-            "content p50 / p95 ms | frequent p50 / p95 ms | peer ÷ shirabe: content p50 / p95 "
-            "| frequent p50 / p95 | others' load while timed (cores) |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| peer | build s | build peak MB | serving RSS MB (B/posting) | "
+        "content p50 / p95 ms | frequent p50 / p95 ms | peer ÷ shirabe: content p50 / p95 "
+        "| frequent p50 / p95 | others' load while timed (cores) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name in PEER_ORDER:
         p = peers.get(name)
         if p is None:
@@ -680,9 +794,12 @@ def render_peers(res: dict) -> str:
             continue
         rss = p.get("serving_rss_mb")
         per = rss * 1e6 / res["postings"] if rss else None
-        cells = [p.get("label", name) + ("" if p.get("exact") else " ≈"),
-                 fmt(p["build_s"]), fmt(p.get("tree_peak_mb"), 0),
-                 f"{fmt(rss, 0)} ({fmt(per, 1)})"]
+        cells = [
+            p.get("label", name) + ("" if p.get("exact") else " ≈"),
+            fmt(p["build_s"]),
+            fmt(p.get("tree_peak_mb"), 0),
+            f"{fmt(rss, 0)} ({fmt(per, 1)})",
+        ]
         for which in ("content", "frequent"):
             t = p[which]
             sampled = f" (n={t['n']})" if t["n"] < res["queries"] else ""
@@ -691,12 +808,15 @@ def render_peers(res: dict) -> str:
             if name == "shirabe" or which not in base:
                 cells.append("–")
                 continue
-            cells.append(f"{ratio(p[which]['p50'], base[which]['p50'])} / "
-                         f"{ratio(p[which]['p95'], base[which]['p95'])}")
+            cells.append(
+                f"{ratio(p[which]['p50'], base[which]['p50'])} / "
+                f"{ratio(p[which]['p95'], base[which]['p95'])}"
+            )
         rounds = p.get("rounds_others_cores", [])
-        cells.append(fmt(p.get("others_cores"))
-                     + (f" (rounds: {', '.join(fmt(x) for x in rounds)})" if len(rounds) > 1
-                        else ""))
+        cells.append(
+            fmt(p.get("others_cores"))
+            + (f" (rounds: {', '.join(fmt(x) for x in rounds)})" if len(rounds) > 1 else "")
+        )
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -714,81 +834,137 @@ def render_targets(res: dict) -> str:
     rows = ["| target | goal | measured | met |", "|---|---|---|---|"]
 
     def row(name: str, goal: str, measured: str, ok: bool | None) -> None:
-        rows.append(f"| {name} | {goal} | {measured} | "
-                    f"{'–' if ok is None else ('yes' if ok else '**no**')} |")
+        rows.append(
+            f"| {name} | {goal} | {measured} | "
+            f"{'–' if ok is None else ('yes' if ok else '**no**')} |"
+        )
 
     for which in ("content", "frequent"):
         if which in sh:
             t = sh[which]
-            faster = [f"{n} ({', '.join(q for q in ('p50', 'p95') if peers[n][which][q] <= t[q])})"
-                      for n in PEER_ORDER if n != "shirabe" and which in peers.get(n, {})
-                      and min(peers[n][which]["p50"] - t["p50"],
-                              peers[n][which]["p95"] - t["p95"]) <= 0]
-            row(f"retrieval top-10, {which} set", "≤ 1 ms / ≤ 3 ms, faster than each peer",
+            faster = [
+                f"{n} ({', '.join(q for q in ('p50', 'p95') if peers[n][which][q] <= t[q])})"
+                for n in PEER_ORDER
+                if n != "shirabe"
+                and which in peers.get(n, {})
+                and min(peers[n][which]["p50"] - t["p50"], peers[n][which]["p95"] - t["p95"]) <= 0
+            ]
+            row(
+                f"retrieval top-10, {which} set",
+                "≤ 1 ms / ≤ 3 ms, faster than each peer",
                 f"{fmt(t['p50'], 3)} / {fmt(t['p95'], 3)} ms; "
-                + ("faster than every peer" if not faster
-                   else "not faster than " + ", ".join(faster)),
-                t["p50"] <= 1 and t["p95"] <= 3 and not faster)
+                + (
+                    "faster than every peer"
+                    if not faster
+                    else "not faster than " + ", ".join(faster)
+                ),
+                t["p50"] <= 1 and t["p95"] <= 3 and not faster,
+            )
     for which in ("content", "frequent"):
         if which in sh and which in peers.get("rank_bm25", {}):
             r50 = peers["rank_bm25"][which]["p50"] / sh[which]["p50"]
             r95 = peers["rank_bm25"][which]["p95"] / sh[which]["p95"]
-            row(f"speed-up over rank_bm25, {which}", "≥ 300× at p50 and p95",
-                f"{r50:,.0f}× / {r95:,.0f}×", r50 >= 300 and r95 >= 300)
+            row(
+                f"speed-up over rank_bm25, {which}",
+                "≥ 300× at p50 and p95",
+                f"{r50:,.0f}× / {r95:,.0f}×",
+                r50 >= 300 and r95 >= 300,
+            )
     cli = eng["cli_batch"]
-    row("`shirabe ask --json` batch, p95", "≤ 10 ms",
+    row(
+        "`shirabe ask --json` batch, p95",
+        "≤ 10 ms",
         f"took_ms p95 {fmt(cli['took_ms_all']['p95'])} ms "
         f"(content {fmt(cli['took_ms']['content']['p95'])}, "
         f"frequent {fmt(cli['took_ms']['frequent']['p95'])}); wall per line p95 "
-        f"{fmt(cli['wall_ms_all']['p95'])} ms", cli["wall_ms_all"]["p95"] <= 10)
-    row("build throughput vs bare fugashi (2 processes)", "≥ 80 %",
+        f"{fmt(cli['wall_ms_all']['p95'])} ms",
+        cli["wall_ms_all"]["p95"] <= 10,
+    )
+    row(
+        "build throughput vs bare fugashi (2 processes)",
+        "≥ 80 %",
         f"{b['chars_per_s']:,.0f} vs {res['fugashi']['chars_per_s']:,.0f} chars/s = "
         f"{b['throughput_ratio']:.0%} (build {fmt(b['seconds'])} s"
-        + (f", CPU: main process {fmt(b['main_cpu_s'])} s, tokenizing workers "
-           f"{fmt(b['workers_cpu_s'])} s" if "main_cpu_s" in b else "")
+        + (
+            f", CPU: main process {fmt(b['main_cpu_s'])} s, tokenizing workers "
+            f"{fmt(b['workers_cpu_s'])} s"
+            if "main_cpu_s" in b
+            else ""
+        )
         + cpu_ratio(b, res["fugashi"])
         + "; fugashi, the faster of "
         "runs before and after the build: "
         + " / ".join(f"{x:,.0f}" for x in res["fugashi"].get("runs_chars_per_s", []))
-        + " chars/s)", b["throughput_ratio"] >= 0.8)
-    row("build peak memory (process tree)", "≤ 4 GB",
+        + " chars/s)",
+        b["throughput_ratio"] >= 0.8,
+    )
+    row(
+        "build peak memory (process tree)",
+        "≤ 4 GB",
         f"{b['tree_peak_mb']:,.0f} MB (main process maxrss {b['maxrss_mb']:,.0f} MB)",
-        b["tree_peak_mb"] <= 4000)
+        b["tree_peak_mb"] <= 4000,
+    )
     inc = eng["incremental"]
-    row("one changed file → new generation answering", "≤ 15 s",
+    row(
+        "one changed file → new generation answering",
+        "≤ 15 s",
         f"{fmt(inc['seconds'])} s (reindex {fmt(inc['reindex_s'])} s, answered from it: "
-        f"{inc['answered']})", inc["seconds"] <= 15 and inc["answered"])
+        f"{inc['answered']})",
+        inc["seconds"] <= 15 and inc["answered"],
+    )
     cold = eng["cold"]
-    row("cold start: open + first answer", "≤ 2 s",
+    row(
+        "cold start: open + first answer",
+        "≤ 2 s",
         f"open {fmt(cold['open_s'])} s + ask {fmt(cold['first_ask_s'])} s (in process, "
         f"after {fmt(cold['import_s'])} s of imports; slowest of the next "
         f"{cold.get('next_asks', 0)} questions {fmt(cold.get('slowest_next_ask_s'))} s); "
-        f"whole CLI process {fmt(cold['cli_wall_s'])} s", cold["open_and_ask_s"] <= 2)
+        f"whole CLI process {fmt(cold['cli_wall_s'])} s",
+        cold["open_and_ask_s"] <= 2,
+    )
     srv = eng["serving"]
-    row("resident memory while serving", "≤ 1 GB",
+    row(
+        "resident memory while serving",
+        "≤ 1 GB",
         f"{srv['rss_mb']:,.0f} MB = {srv['rss_mb'] * 1e6 / srv['postings']:.1f} B/posting "
         f"(anon {srv['rss'].get('RssAnon', 0):,.0f} MB, "
         f"file-backed {srv['rss'].get('RssFile', 0):,.0f} MB)",
-        srv["rss_mb"] <= 1000)
+        srv["rss_mb"] <= 1000,
+    )
     par = res["parity_sample"]
-    row("scores = rank_bm25's on a 10,000-passage sample", "≤ 1e-6",
+    row(
+        "scores = rank_bm25's on a 10,000-passage sample",
+        "≤ 1e-6",
         f"max |Δ| {par['max_abs_diff']:.1e} over {par['passages']:,} passages × "
-        f"{par['queries']} queries", par["max_abs_diff"] <= 1e-6)
+        f"{par['queries']} queries",
+        par["max_abs_diff"] <= 1e-6,
+    )
     top = peers.get("rank_bm25", {}).get("parity_top10")
     if top:
-        row(f"top-10 = rank_bm25's at {res['size']:,}", "equal",
+        row(
+            f"top-10 = rank_bm25's at {res['size']:,}",
+            "equal",
             f"{top['equal']}/{top['checked']} queries equal"
-            f" ({top['equal_by_tied_scores']} by tied scores)", top["equal"] == top["checked"])
+            f" ({top['equal_by_tied_scores']} by tied scores)",
+            top["equal"] == top["checked"],
+        )
     ask = srv["ask_ms"]
-    row("(info) engine.ask in process, p50 / p95", "–",
+    row(
+        "(info) engine.ask in process, p50 / p95",
+        "–",
         f"content {fmt(ask['content']['p50'])} / {fmt(ask['content']['p95'])} ms, frequent "
-        f"{fmt(ask['frequent']['p50'])} / {fmt(ask['frequent']['p95'])} ms", None)
+        f"{fmt(ask['frequent']['p50'])} / {fmt(ask['frequent']['p95'])} ms",
+        None,
+    )
     if "rank_ms" in sh:
         rk = sh["rank_ms"]
-        row("(info) index.search.rank (top_k pool 20 + coverage), p50 / p95", "–",
+        row(
+            "(info) index.retrieval.search.rank (top_k pool 20 + coverage), p50 / p95",
+            "–",
             f"content {fmt(rk['content']['p50'], 3)} / {fmt(rk['content']['p95'], 3)} ms, "
             f"frequent {fmt(rk['frequent']['p50'], 3)} / {fmt(rk['frequent']['p95'], 3)} ms",
-            None)
+            None,
+        )
     rerank.render_rows(res, row, fmt)
     return "\n".join(rows)
 
@@ -799,15 +975,18 @@ def cpu_ratio(build: dict, fugashi: dict) -> str:
     if "main_cpu_s" not in build or "cpu_s" not in fugashi:
         return ""
     build_cpu = build["main_cpu_s"] + build["workers_cpu_s"]
-    return (f"; per CPU-second {build['chars_per_s'] * build['seconds'] / build_cpu:,.0f} vs "
-            f"{fugashi['chars'] / fugashi['cpu_s']:,.0f} chars = "
-            f"{fugashi['cpu_s'] / build_cpu:.0%}")
+    return (
+        f"; per CPU-second {build['chars_per_s'] * build['seconds'] / build_cpu:,.0f} vs "
+        f"{fugashi['chars'] / fugashi['cpu_s']:,.0f} chars = "
+        f"{fugashi['cpu_s'] / build_cpu:.0%}"
+    )
 
 
 def record(command: str) -> None:
     """Rewrite bench/RESULTS.md from every bench/out/run-*/results.json."""
-    runs = sorted((json.loads(p.read_text()) for p in OUT.glob("run-*/results.json")),
-                  key=lambda r: r["size"])
+    runs = sorted(
+        (json.loads(p.read_text()) for p in OUT.glob("run-*/results.json")), key=lambda r: r["size"]
+    )
     if not runs:
         return
     m = runs[-1]["machine"]
@@ -821,7 +1000,8 @@ def record(command: str) -> None:
         "",
         f"Machine: {m['nproc']} cores ({m['cpu']}), {m['mem_gb']} GB RAM; Python "
         f"{m['python']}, SQLite {m['sqlite']}; "
-        + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v) + ".",
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
+        + ".",
         "Commands (from the repository root, after `pip install -e '.[bench]'`): "
         + "; ".join(f"`{c}`" for c in commands),
         "",
@@ -841,15 +1021,22 @@ def record(command: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--size", type=int, action="append",
-                        help="passages (repeatable; default 10000)")
+    parser.add_argument(
+        "--size", type=int, action="append", help="passages (repeatable; default 10000)"
+    )
     parser.add_argument("--queries", type=int, default=200, help="queries per set")
-    parser.add_argument("--peers", default=",".join(PEER_ORDER),
-                        help="comma-separated peers to run (default: all)")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="serving rounds per persistent peer; the least loaded is kept")
-    parser.add_argument("--record", action="store_true",
-                        help="rewrite bench/RESULTS.md from all results present")
+    parser.add_argument(
+        "--peers", default=",".join(PEER_ORDER), help="comma-separated peers to run (default: all)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="serving rounds per persistent peer; the least loaded is kept",
+    )
+    parser.add_argument(
+        "--record", action="store_true", help="rewrite bench/RESULTS.md from all results present"
+    )
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:

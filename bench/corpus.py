@@ -6,7 +6,8 @@ a large vocabulary (≥ 200,000 types, so postings have a realistic long tail), 
 realistic length, and text that goes through the real tokenizer. So:
 
 - the head of the vocabulary is the bundled corpus's own nouns, most frequent first;
-- the tail is synthetic katakana words, each kept only if `index.tokenize.tokenize` gives it
+- the tail is synthetic katakana words, each kept only if `index.language.tokenize.tokenize`
+  gives it
   back as exactly one term (UniDic splits some random katakana into known words);
 - sentences are nouns joined by particles (は/が/を/に/の/で) ending in です。, and each
   intended passage is one paragraph of 120–300 characters, so `split_passages` turns each
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.tokenize import tokenize, tokenize_spans
+from index.language.tokenize import tokenize, tokenize_spans
 
 SEED = 20240601
 VOCABULARY = 250_000  # types, ≥ 200,000 as the issue asks
@@ -148,8 +149,9 @@ def paragraph(rng: np.random.Generator, words: list[str], cdf: np.ndarray) -> st
     return "".join(sentences)
 
 
-def write_file(path: Path, rng: np.random.Generator, words: list[str], cdf: np.ndarray,
-               passages: int) -> int:
+def write_file(
+    path: Path, rng: np.random.Generator, words: list[str], cdf: np.ndarray, passages: int
+) -> int:
     """Write one file of `passages` paragraphs separated by blank lines; returns chars."""
     text = "\n\n".join(paragraph(rng, words, cdf) for _ in range(passages)) + "\n"
     path.write_text(text, encoding="utf-8")
@@ -174,8 +176,9 @@ def ensure_corpus(size: int) -> CorpusInfo:
     for start in range(0, size, PASSAGES_PER_FILE):
         rng = np.random.default_rng([SEED, start])  # per file: any file can be regenerated
         count = min(PASSAGES_PER_FILE, size - start)
-        chars += write_file(directory / f"doc{start // PASSAGES_PER_FILE:05d}.txt", rng, words,
-                            cdf, count)
+        chars += write_file(
+            directory / f"doc{start // PASSAGES_PER_FILE:05d}.txt", rng, words, cdf, count
+        )
         files += 1
     marker.write_text(json.dumps({"version": GENERATOR_VERSION, "files": files, "chars": chars}))
     return CorpusInfo(size, directory, files, chars, len(words), fresh)

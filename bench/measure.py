@@ -151,15 +151,20 @@ class LoadMeter:
         return max(0.0, others / wall) if wall > 0 else 0.0
 
 
-def run_child(args: list[str], timeout: float | None = None, env: dict | None = None,
-              stdin: str | None = None) -> ChildResult:
+def run_child(
+    args: list[str], timeout: float | None = None, env: dict | None = None, stdin: str | None = None
+) -> ChildResult:
     """Run `python -m bench --worker ...args` and sample its tree's memory every 0.1 s."""
     cmd = [sys.executable, "-m", "bench", "--worker", *args]
     load = LoadMeter()
     started = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stdin=subprocess.PIPE if stdin else None,
-        text=True, env={**os.environ, **(env or {})},
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stdin=subprocess.PIPE if stdin else None,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
     peak = [0.0]
     done = threading.Event()

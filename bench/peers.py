@@ -98,13 +98,13 @@ class Shirabe(Peer):
         self.tokens = tokens
 
     def build(self) -> None:
-        from index.bm25 import build_postings, save_postings
+        from index.retrieval.bm25 import build_postings, save_postings
 
         t = self.tokens
         save_postings(build_postings(t.flat, t.offsets, t.vocabulary_size), self.workdir)
 
     def open(self, workdir: Path) -> None:
-        from index.bm25 import load_postings
+        from index.retrieval.bm25 import load_postings
 
         self.postings = load_postings(workdir)
 
@@ -182,9 +182,7 @@ class BM25S(Peer):
         self.retriever.compile(activate_numba=True, warmup=False)
 
     def search(self, query: list[int]) -> list[int]:
-        docs, _ = self.retriever.retrieve(
-            [_names(query)], k=K, show_progress=False, n_threads=1
-        )
+        docs, _ = self.retriever.retrieve([_names(query)], k=K, show_progress=False, n_threads=1)
         return [int(d) for d in docs[0]]
 
 
@@ -212,8 +210,7 @@ class FTS5(Peer):
         flat = t.flat.tolist()
         bounds = t.offsets.tolist()
         rows = (
-            (i + 1, " ".join(f"t{x}" for x in flat[bounds[i] : bounds[i + 1]]))
-            for i in range(t.n)
+            (i + 1, " ".join(f"t{x}" for x in flat[bounds[i] : bounds[i + 1]])) for i in range(t.n)
         )
         with con:
             con.executemany("INSERT INTO f(rowid, body) VALUES(?, ?)", rows)
@@ -285,8 +282,7 @@ class Tantivy(Peer):
     def search(self, query: list[int]) -> list[int]:
         tv = self.tantivy
         q = tv.Query.boolean_query(
-            [(tv.Occur.Should, tv.Query.term_query(self.schema_, "body", n))
-             for n in _names(query)]
+            [(tv.Occur.Should, tv.Query.term_query(self.schema_, "body", n)) for n in _names(query)]
         )
         hits = self.searcher.search(q, K, count=False).hits
         return self.searcher.fast_field_values("pid", [addr for _, addr in hits])
@@ -295,8 +291,13 @@ class Tantivy(Peer):
 PEERS: dict[str, type[Peer]] = {
     p.name: p for p in (Shirabe, RankBM25, RankBM25RS, BM25S, FTS5, Tantivy)
 }
-MODULES = {"rank_bm25": "rank_bm25", "rank_bm25_rs": "rank_bm25_rs", "bm25s": "numba",
-           "fts5": "sqlite3", "tantivy": "tantivy"}
+MODULES = {
+    "rank_bm25": "rank_bm25",
+    "rank_bm25_rs": "rank_bm25_rs",
+    "bm25s": "numba",
+    "fts5": "sqlite3",
+    "tantivy": "tantivy",
+}
 
 
 def available(name: str) -> str | None:

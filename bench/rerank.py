@@ -32,7 +32,7 @@ K = 3
 
 
 def live_generation_dir(db: Path) -> Path:
-    from index import store
+    from index.storage import store
 
     with sqlite3.connect(db) as conn:
         number = int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
@@ -41,7 +41,8 @@ def live_generation_dir(db: Path) -> Path:
 
 def w_vectors(db: str) -> dict:
     """Measure the encoder on a sample of passages; write a vector file of the right shape."""
-    from index import semantic, vectors
+    from index.retrieval import semantic
+    from index.storage import vectors
 
     directory = live_generation_dir(Path(db))
     rows = int(np.load(directory / "passage_ids.npy", mmap_mode="r").shape[0])
@@ -50,15 +51,20 @@ def w_vectors(db: str) -> dict:
     load_s = time.perf_counter() - t0
     with sqlite3.connect(db) as conn:
         step = max(1, rows // SAMPLE)
-        texts = [t for (t,) in conn.execute(
-            "SELECT text FROM passages WHERE rowid % ? = 0 LIMIT ?", (step, SAMPLE))]
+        texts = [
+            t
+            for (t,) in conn.execute(
+                "SELECT text FROM passages WHERE rowid % ? = 0 LIMIT ?", (step, SAMPLE)
+            )
+        ]
     t0 = time.perf_counter()
     encoder.encode(texts)
     encode_s = time.perf_counter() - t0
     rate = len(texts) / encode_s
     rng = np.random.default_rng(0)
-    out = np.lib.format.open_memmap(directory / vectors.FILE, mode="w+",
-                                    dtype=semantic.STORAGE_DTYPE, shape=(rows, encoder.dim))
+    out = np.lib.format.open_memmap(
+        directory / vectors.FILE, mode="w+", dtype=semantic.STORAGE_DTYPE, shape=(rows, encoder.dim)
+    )
     for start in range(0, rows, CHUNK):
         block = rng.standard_normal((min(CHUNK, rows - start), encoder.dim)).astype(np.float32)
         block /= np.linalg.norm(block, axis=1, keepdims=True)
@@ -66,11 +72,17 @@ def w_vectors(db: str) -> dict:
     out.flush()
     del out
     (directory / vectors.MANIFEST).write_text(
-        json.dumps({"model": encoder.name, "dim": encoder.dim, "rows": rows}))
-    return {"passages": rows, "dim": encoder.dim, "encoder_load_s": load_s,
-            "sample": len(texts), "passages_per_s": rate,
-            "extrapolated_encode_s": rows / rate,
-            "vector_file_mb": (directory / vectors.FILE).stat().st_size / 1e6}
+        json.dumps({"model": encoder.name, "dim": encoder.dim, "rows": rows})
+    )
+    return {
+        "passages": rows,
+        "dim": encoder.dim,
+        "encoder_load_s": load_s,
+        "sample": len(texts),
+        "passages_per_s": rate,
+        "extrapolated_encode_s": rows / rate,
+        "vector_file_mb": (directory / vectors.FILE).stat().st_size / 1e6,
+    }
 
 
 def w_rerank(corpus: str, db: str, questions: list[str]) -> dict:
@@ -94,14 +106,22 @@ def w_rerank(corpus: str, db: str, questions: list[str]) -> dict:
                 samples.append(time.perf_counter_ns() - t)
                 declined += answer.declined is not None
             half = len(questions) // 2
-            return {"import_s": t1 - t0, "open_s": t2 - t1, "first_ask_s": t3 - t2,
-                    "first_reranked": any(h.similarity is not None for h in first.hits)
-                    or first.best_similarity is not None,
-                    "ask_ms": {"content": measure.percentiles(samples[:half]),
-                               "frequent": measure.percentiles(samples[half:]),
-                               "all": measure.percentiles(samples)},
-                    "declined": declined, "questions": len(questions),
-                    "rss_mb": measure.rss_mb(), "rss": measure.rss_breakdown()}
+            return {
+                "import_s": t1 - t0,
+                "open_s": t2 - t1,
+                "first_ask_s": t3 - t2,
+                "first_reranked": any(h.similarity is not None for h in first.hits)
+                or first.best_similarity is not None,
+                "ask_ms": {
+                    "content": measure.percentiles(samples[:half]),
+                    "frequent": measure.percentiles(samples[half:]),
+                    "all": measure.percentiles(samples),
+                },
+                "declined": declined,
+                "questions": len(questions),
+                "rss_mb": measure.rss_mb(),
+                "rss": measure.rss_breakdown(),
+            }
         finally:
             await engine.close()
 
@@ -110,18 +130,25 @@ def w_rerank(corpus: str, db: str, questions: list[str]) -> dict:
 
 def measure_rerank(corpus: Path, db: Path, texts: list[str]) -> dict:
     """Both children, then the vector files removed (see the module docstring)."""
-    from index import semantic, vectors
+    from index.retrieval import semantic
+    from index.storage import vectors
 
     if not semantic.available():
         return {"skipped": "the sentence encoder is not installed"}
     directory = live_generation_dir(db)
     try:
         built = measure.run_child(["vectors", json.dumps({"db": str(db)})])
-        served = measure.run_child(["rerank", json.dumps(
-            {"corpus": str(corpus), "db": str(db), "questions": texts})])
-        return {"vectors": {**built.result, "tree_peak_mb": built.tree_peak_mb},
-                "serving": {**served.result, "process_wall_s": served.wall_s,
-                            "others_cores": served.others_cores}}
+        served = measure.run_child(
+            ["rerank", json.dumps({"corpus": str(corpus), "db": str(db), "questions": texts})]
+        )
+        return {
+            "vectors": {**built.result, "tree_peak_mb": built.tree_peak_mb},
+            "serving": {
+                **served.result,
+                "process_wall_s": served.wall_s,
+                "others_cores": served.others_cores,
+            },
+        }
     finally:
         (directory / vectors.FILE).unlink(missing_ok=True)
         (directory / vectors.MANIFEST).unlink(missing_ok=True)
@@ -137,19 +164,35 @@ def render_rows(res: dict, row, fmt) -> None:
         return
     v, s = rr["vectors"], rr["serving"]
     ask = s["ask_ms"]
-    row("(info) re-ranking on: engine.ask p50 / p95", "–",
+    row(
+        "(info) re-ranking on: engine.ask p50 / p95",
+        "–",
         f"content {fmt(ask['content']['p50'])} / {fmt(ask['content']['p95'])} ms, frequent "
         f"{fmt(ask['frequent']['p50'])} / {fmt(ask['frequent']['p95'])} ms (question encoded, "
         f"10 candidates re-scored, the 3 shown passages' sentences encoded for the decline "
-        f"rule; {s['declined']} of {s['questions']} declined)", None)
-    row("(info) re-ranking on: cold start, open + first answer", "–",
+        f"rule; {s['declined']} of {s['questions']} declined)",
+        None,
+    )
+    row(
+        "(info) re-ranking on: cold start, open + first answer",
+        "–",
         f"open {fmt(s['open_s'])} s + ask {fmt(s['first_ask_s'])} s (the encoder loads on the "
-        f"first question)", None)
-    row("(info) re-ranking on: resident memory while serving", "–",
+        f"first question)",
+        None,
+    )
+    row(
+        "(info) re-ranking on: resident memory while serving",
+        "–",
         f"{s['rss_mb']:,.0f} MB (anon {s['rss'].get('RssAnon', 0):,.0f} MB, file-backed "
         f"{s['rss'].get('RssFile', 0):,.0f} MB); vector file {v['vector_file_mb']:,.0f} MB "
-        f"({v['passages']:,} × {v['dim']} float16, memory-mapped)", None)
-    row("(info) re-ranking on: encoding the passage vectors", "–",
+        f"({v['passages']:,} × {v['dim']} float16, memory-mapped)",
+        None,
+    )
+    row(
+        "(info) re-ranking on: encoding the passage vectors",
+        "–",
         f"{v['passages_per_s']:,.0f} passages/s on a {v['sample']:,}-passage sample → "
         f"{v['extrapolated_encode_s'] / 60:,.1f} min for all {v['passages']:,} "
-        f"(extrapolated; not run at this size)", None)
+        f"(extrapolated; not run at this size)",
+        None,
+    )

@@ -30,7 +30,7 @@ from bot.localization import ShirabeTranslator
 from bot.render import lang_for_locale, text
 from index.engine import Engine
 from index.settings import DEFAULT
-from index.store import StoreError, describe_damage
+from index.storage.store import StoreError, describe_damage
 
 log = logging.getLogger("shirabe.bot")
 

@@ -17,7 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.terminal import ProgressBar, render_answer, render_report
-from index.build import BuildFailed, BuildRunning, EmptyCorpus, build_index
 from index.engine import Engine
 from index.evaluate import (
     Question,
@@ -27,11 +26,12 @@ from index.evaluate import (
     lookup_questions,
     verdict_curve,
 )
+from index.language.tokenize import TokenizerMissing
 from index.models import Answer
-from index.semantic import EncoderMissing
+from index.retrieval.semantic import EncoderMissing
 from index.settings import DEFAULT
-from index.store import StoreError, describe_damage
-from index.tokenize import TokenizerMissing
+from index.storage.build import BuildFailed, BuildRunning, EmptyCorpus, build_index
+from index.storage.store import StoreError, describe_damage
 
 DEFAULT_CORPUS = Path("corpus")
 DEFAULT_DB = Path("data/shirabe.db")

@@ -23,18 +23,20 @@ from pathlib import Path
 import aiosqlite
 import numpy as np
 
-from index import colloquial, jmdict, search, semantic, store, vectors
-from index.bm25 import Postings, load_postings
-from index.build import BuildRunning, EmptyCorpus, build_index, settings_mismatch
-from index.excerpt import make_excerpt
+from index.language import colloquial, jmdict
+from index.language.names import NameIndex
+from index.language.passages import split_sentences
+from index.language.translate_select import IndexPassages
+from index.language.vocabulary import VocabularyIndex
 from index.models import Answer, AnswerLine, Citation, DocumentInfo, Hit, ReindexReport, Stats
-from index.names import NameIndex
-from index.passages import split_sentences
-from index.search import QueryPlan, answer_finder, count_matches, plan_query, rank
+from index.retrieval import search, semantic
+from index.retrieval.bm25 import Postings, load_postings
+from index.retrieval.excerpt import make_excerpt
+from index.retrieval.search import QueryPlan, answer_finder, count_matches, plan_query, rank
 from index.settings import DEFAULT, Settings
-from index.translate_select import IndexPassages
+from index.storage import store, vectors
+from index.storage.build import BuildRunning, EmptyCorpus, build_index, settings_mismatch
 from index.verdict import Signals, Verdict, decide
-from index.vocabulary import VocabularyIndex
 
 log = logging.getLogger(__name__)
 

@@ -169,9 +169,9 @@ def lookup_questions(corpus: Path) -> list[Question]:
 
     Generated from the corpus, so the set grows with it. A word counts once, as written
     where first seen; its evidence is that written form."""
-    from index.ingest import iter_documents
-    from index.names import romanize
-    from index.tokenize import tokenize_spans
+    from index.language.names import romanize
+    from index.language.tokenize import tokenize_spans
+    from index.storage.ingest import iter_documents
 
     seen: dict[str, bool] = {}  # word -> is a proper noun
     texts = [d.text for d in iter_documents(corpus) if not isinstance(d, tuple)]

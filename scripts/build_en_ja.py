@@ -66,8 +66,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index.english import STOP_WORDS, headword_term, lemmatize  # noqa: E402
-from index.tokenize import TOKENIZER_VERSION, dictionary_version  # noqa: E402
+from index.language.english import STOP_WORDS, headword_term, lemmatize  # noqa: E402
+from index.language.tokenize import TOKENIZER_VERSION, dictionary_version  # noqa: E402
 
 OUT = ROOT / "index" / "data" / "en_ja.tsv.gz"
 

@@ -31,7 +31,7 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def bundled_engine_paths(tmp_path_factory) -> tuple[Path, Path]:
     """An index of the unchanged bundled corpus, built once for read-only tests."""
-    from index.build import build_index
+    from index.storage.build import build_index
 
     db = tmp_path_factory.mktemp("bundled") / "shirabe.db"
     asyncio.run(build_index(BUNDLED, db))

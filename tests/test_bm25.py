@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from index import store
-from index.bm25 import build_postings, load_postings, save_postings
-from index.tokenize import tokenize
+from index.language.tokenize import tokenize
+from index.retrieval.bm25 import build_postings, load_postings, save_postings
+from index.storage import store
 
 QUERIES = [
     "CSTOの議長は誰?",
@@ -111,7 +111,7 @@ def test_top_k_larger_than_corpus(bundled_engine_paths):
 @pytest.mark.parametrize("kernel", ["compiled", "numpy"])
 def test_pruned_top_k_equals_exhaustive_ranking(kernel, monkeypatch):
     """Dynamic pruning must not change the top k: compare with a full dense ranking."""
-    from index import bm25
+    from index.retrieval import bm25
 
     if kernel == "numpy":
         monkeypatch.setattr(bm25, "_topk", None)
@@ -144,7 +144,7 @@ def test_pruned_top_k_equals_exhaustive_ranking(kernel, monkeypatch):
 
 def test_update_postings_equals_inverting_from_scratch():
     """Removing, inserting and appending passages by update equals a fresh inversion."""
-    from index.bm25 import update_postings
+    from index.retrieval.bm25 import update_postings
 
     rng = np.random.default_rng(3)
     vocab_size = 300

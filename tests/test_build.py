@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from index import store
-from index.build import build_index
 from index.engine import Engine
+from index.storage import store
+from index.storage.build import build_index
 
 
 def build(corpus: Path, db: Path):
@@ -203,7 +203,7 @@ def test_incremental_arrays_equal_a_full_inversion(corpus, db_path):
     """The updated generation's postings equal inverting every live passage from scratch."""
     import numpy as np
 
-    from index import bm25
+    from index.retrieval import bm25
 
     build(corpus, db_path)
     victim = sorted(corpus.glob("*.txt"))[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.search import Candidate, Ranked, answer_finder, plan_query, prefer_answers
+from index.retrieval.search import Candidate, Ranked, answer_finder, plan_query, prefer_answers
 
 
 def finder(question: str):

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import english, translate_select
-from index.english import (
+from index.language import english, translate_select
+from index.language.english import (
     GENERIC_TERMS,
     GLOSSARY_PATH,
     STOP_WORDS,
@@ -21,10 +21,10 @@ from index.english import (
     is_english_word,
     lemmatize,
 )
-from index.names import NameIndex
-from index.passages import split_passages
-from index.tokenize import tokenize
-from index.translate_select import ListPassages, cohesion, revise
+from index.language.names import NameIndex
+from index.language.passages import split_passages
+from index.language.tokenize import tokenize
+from index.language.translate_select import ListPassages, cohesion, revise
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -445,7 +445,7 @@ def test_cohesion_and_revise_on_a_toy_corpus():
 
 
 def test_index_passages_read_the_postings():
-    from index.bm25 import build_postings
+    from index.retrieval.bm25 import build_postings
 
     vocabulary = {"a": 0, "b": 1, "c": 2}
     texts = [["a", "b"], ["b"], ["c", "a"]]

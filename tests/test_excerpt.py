@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from index.excerpt import ELLIPSIS, MAX_CHARS, make_excerpt
+from index.retrieval.excerpt import ELLIPSIS, MAX_CHARS, make_excerpt
 
 PASSAGE = (
     "カザフスタン政府は燃料価格の統制を解除した。"

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from index import ingest, tokenize
-from index.build import build_index
+from index.language import tokenize
+from index.storage import ingest
+from index.storage.build import build_index
 from tests.conftest import BUNDLED, run_cli
 
 UNIQUE = {  # a word only that file holds, to search it by

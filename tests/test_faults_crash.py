@@ -1,5 +1,5 @@
 """Crash safety of the index, at exact points: `shirabe index` SIGKILLs itself where
-SHIRABE_FAULT says (the test hook in index/build.py), and each time the previous generation
+SHIRABE_FAULT says (the test hook in index/storage/build.py), and each time the previous generation
 must answer exactly as before, the database must pass `PRAGMA integrity_check`, and the next
 build must finish and equal a clean build of the same corpus.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from index.build import FAULT_ENV, FAULT_POINTS, WORKER_FAULT
+from index.storage.build import FAULT_ENV, FAULT_POINTS, WORKER_FAULT
 from tests.conftest import BUNDLED, ROOT, run_cli
 
 pytestmark = pytest.mark.slow

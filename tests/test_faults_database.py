@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import semantic
+from index.retrieval import semantic
 from tests.conftest import BUNDLED, run_cli
 
 QUESTIONS = ["CSTOの議長は誰?", "カザフスタンで拘束された人数は", "who chairs CSTO?"]

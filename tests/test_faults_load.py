@@ -24,9 +24,9 @@ from bot.render import (
     TITLE_LIMIT,
     render_reindex,
 )
-from index.build import build_index
 from index.engine import MAX_K, Engine
 from index.models import Answer
+from index.storage.build import build_index
 from tests.conftest import BUNDLED, run_cli
 
 QUESTIONS = ["CSTOの議長は誰?", "カザフスタンで拘束された人数は", "who chairs CSTO?", "セブ湖"]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from index import ingest
+from index.storage import ingest
 
 JA = (
     "集団安全保障条約機構(CSTO)は6日、カザフスタンに部隊を派遣すると発表した。\n"

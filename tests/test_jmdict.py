@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index import jmdict
+from index.language import jmdict
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from index.names import NameIndex, comparable, romanize, similarity, skeleton
-from index.tokenize import tokenize
+from index.language.names import NameIndex, comparable, romanize, similarity, skeleton
+from index.language.tokenize import tokenize
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from index import store
-from index.bm25 import load_postings
-from index.build import build_index
-from index.tokenize import tokenize
+from index.language.tokenize import tokenize
+from index.retrieval.bm25 import load_postings
+from index.storage import store
+from index.storage.build import build_index
 from tests.conftest import BUNDLED
 
 PASSAGES = 10_000

@@ -5,7 +5,13 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.passages import HARD_MAX_CHARS, MAX_CHARS, line_of, split_passages, split_sentences
+from index.language.passages import (
+    HARD_MAX_CHARS,
+    MAX_CHARS,
+    line_of,
+    split_passages,
+    split_sentences,
+)
 from tests.conftest import BUNDLED
 
 

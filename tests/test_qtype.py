@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.qtype import QType, answer_spans, detect
+from index.language.qtype import QType, answer_spans, detect
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import search, semantic, store
-from index.build import build_index
 from index.engine import Engine
+from index.retrieval import search, semantic
 from index.settings import DEFAULT
+from index.storage import store
+from index.storage.build import build_index
 
 pytestmark = pytest.mark.skipif(not semantic.available(), reason="encoder not installed")
 

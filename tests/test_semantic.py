@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from index.passages import split_passages
-from index.semantic import (
+from index.language.passages import split_passages
+from index.retrieval.semantic import (
     MODEL_ID,
     PACKAGE,
     REQUIREMENT,

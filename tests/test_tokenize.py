@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.tokenize import MAX_TAGGER_CHARS, normalize, tokenize, tokenize_spans
+from index.language.tokenize import MAX_TAGGER_CHARS, normalize, tokenize, tokenize_spans
 
 
 def test_content_words_only_as_lemmas():

@@ -10,10 +10,10 @@ import pytest
 
 from index.engine import Engine
 from index.evaluate import evaluate, lookup_questions
+from index.language.tokenize import tokenize
+from index.language.vocabulary import VocabularyIndex
 from index.settings import DEFAULT
-from index.tokenize import tokenize
 from index.verdict import Signals, Verdict, decide
-from index.vocabulary import VocabularyIndex
 
 
 def ask_all(corpus, db, questions: list[str]):

@@ -15,9 +15,9 @@ from bot import answering
 from bot.answering import Reply
 from bot.checks import is_admin
 from bot.render import lang_for_locale, plain, render_reindex, text
-from index.build import BuildFailed
 from index.engine import ReindexRunning
-from index.store import StoreError
+from index.storage.build import BuildFailed
+from index.storage.store import StoreError
 
 if TYPE_CHECKING:
     from bot.app import Shirabe

@@ -28,10 +28,11 @@ from pathlib import Path
 import aiosqlite
 import numpy as np
 
-from index import bm25, ingest, semantic, store, vectors
+from index.language.passages import split_passages
+from index.language.tokenize import TOKENIZER_VERSION, dictionary_version, tokenize
 from index.models import Document, ReindexReport
-from index.passages import split_passages
-from index.tokenize import TOKENIZER_VERSION, dictionary_version, tokenize
+from index.retrieval import bm25, semantic
+from index.storage import ingest, store, vectors
 
 # Above this many characters to tokenize, worker processes pay for their start-up.
 PARALLEL_CHARS = 2_000_000  # bytes of changed files

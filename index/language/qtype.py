@@ -7,7 +7,7 @@ turns a passage that merely mentions the question's words into one that answers 
 Detection reads English and Japanese question words; when several occur, the first one in
 the question wins ("when did who ..." is a when-question) and, at the same position, the
 longer cue ("how many" over "how", 何人 over 何). Spans are found with UniDic's parts of
-speech (名詞-固有名詞-人名 / -地名) from `index.tokenize.tokenize_spans` plus regular
+speech (名詞-固有名詞-人名 / -地名) from `index.language.tokenize.tokenize_spans` plus regular
 expressions for titles, counters, dates and reason clauses.
 """
 
@@ -17,8 +17,8 @@ import re
 import unicodedata
 from enum import StrEnum
 
-from index.passages import split_sentences
-from index.tokenize import tokenize_spans
+from index.language.passages import split_sentences
+from index.language.tokenize import tokenize_spans
 
 
 class QType(StrEnum):

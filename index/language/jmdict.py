@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-TABLE_PATH = Path(__file__).resolve().parent / "data" / "en_ja.tsv.gz"
+TABLE_PATH = Path(__file__).resolve().parent.parent / "data" / "en_ja.tsv.gz"
 
 
 class TableMissing(RuntimeError):

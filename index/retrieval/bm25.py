@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 try:  # the compiled MaxScore kernel (setup.py); the NumPy path gives the same results
-    from index import _topk
+    from index.retrieval import _topk
 except ImportError:  # pragma: no cover - depends on the install
     _topk = None
 

@@ -7,9 +7,9 @@ they cover (weighted by idf), then cut to the length budget with "…" where tex
 
 from __future__ import annotations
 
+from index.language.passages import split_sentences
+from index.language.tokenize import Token, tokenize_spans
 from index.models import Excerpt
-from index.passages import split_sentences
-from index.tokenize import Token, tokenize_spans
 
 MAX_CHARS = 300
 MAX_SENTENCES = 3

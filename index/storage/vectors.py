@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index import semantic
+from index.retrieval import semantic
 
 FILE = "vectors.npy"
 MANIFEST = "vectors.json"

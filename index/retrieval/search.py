@@ -17,14 +17,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from index.bm25 import Postings, idf_of
-from index.english import TermGroup, english_groups
-from index.names import NameIndex
-from index.qtype import AnswerReader, QType, detect, expected_units
+from index.language.english import TermGroup, english_groups
+from index.language.names import NameIndex
+from index.language.qtype import AnswerReader, QType, detect, expected_units
+from index.language.tokenize import tokenize
+from index.language.translate_select import Passages
+from index.language.vocabulary import VocabularyIndex
+from index.retrieval.bm25 import Postings, idf_of
 from index.settings import DEFAULT, Settings
-from index.tokenize import tokenize
-from index.translate_select import Passages
-from index.vocabulary import VocabularyIndex
 
 MAX_GROUPS = 64  # a pasted essay is searched by its first 64 distinct words
 KNOWN_WEIGHT = 1e-6  # the least weight of a word the documents contain

@@ -11,13 +11,13 @@ Where the alternatives come from, in order of trust:
   sevlake);
 * a small hand-kept glossary of news vocabulary (`index/data/glossary_en_ja.tsv`), for the
   words where JMdict's ranking favours an everyday sense (talks -> 協議 / 会談, not 話);
-* JMdict (`index.jmdict`): English glosses -> Japanese headwords, ranked at build time by
+* JMdict (`index.language.jmdict`): English glosses -> Japanese headwords, ranked at build time by
   JMdict's priority tags and sense order, then tokenized here with the corpus tokenizer and
   kept only if the corpus has the resulting term;
-* transliterated names (`index.names`): Kazakhstan -> カザフスタン, Tokayev -> トカエフ.
+* transliterated names (`index.language.names`): Kazakhstan -> カザフスタン, Tokayev -> トカエフ.
 
 Phrasal verbs (break out, set up) are read from the question's text, since the tokenizer
-drops their particle. Given the index's passages, `index.translate_select` then lets the
+drops their particle. Given the index's passages, `index.language.translate_select` then lets the
 corpus add a lower-ranked candidate that clearly goes with the question's other words
 (deputy defense minister -> 次官). Everything is deterministic, so the display can say
 exactly which Japanese words an English word was searched as.
@@ -33,12 +33,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.tokenize import ENGLISH_STOP_WORDS, tokenize
+from index.language.tokenize import ENGLISH_STOP_WORDS, tokenize
 
 if TYPE_CHECKING:  # pragma: no cover - import for type checkers only
-    from index.names import NameIndex
-    from index.translate_select import Passages
-    from index.vocabulary import VocabularyIndex
+    from index.language.names import NameIndex
+    from index.language.translate_select import Passages
+    from index.language.vocabulary import VocabularyIndex
 
 _LATIN_WORD = re.compile(r"[a-z][a-z'\-]*\Z")
 _KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ヶ]")
@@ -188,7 +188,7 @@ def lemmatize(word: str, lexicon: Collection[str] | None = None) -> str:
 
 def _lexicon() -> Collection[str]:
     """The English words the JMdict table knows (empty if the table is missing)."""
-    from index import jmdict
+    from index.language import jmdict
 
     try:
         return jmdict.load()
@@ -297,7 +297,7 @@ GENERIC_TERMS = frozenset(
 
 # The pool a word's alternatives are chosen from: each key's candidates up to this far
 # behind its best. The dictionary keeps those within MAX_GAP of the best; the corpus-aware
-# choice (index.translate_select) may add others from the pool.
+# choice (index.language.translate_select) may add others from the pool.
 POOL_GAP = 1.2
 POOL_SIZE = 12
 
@@ -305,7 +305,7 @@ POOL_SIZE = 12
 # finds "break out" or "set up" in the question's raw text.
 PARTICLES = frozenset({"out", "up", "off", "down", "over", "away", "back"})
 
-GLOSSARY_PATH = Path(__file__).resolve().parent / "data" / "glossary_en_ja.tsv"
+GLOSSARY_PATH = Path(__file__).resolve().parent.parent / "data" / "glossary_en_ja.tsv"
 
 # (corpus term, score, compound): a translation candidate; lower scores are better.
 Scored = tuple[str, float, bool]
@@ -352,7 +352,7 @@ def _scored(
     headwords are reduced to corpus terms with `headword_term`, each term at its best score
     over the keys.
     """
-    from index import jmdict
+    from index.language import jmdict
 
     keys = list(dict.fromkeys(keys))
     entries = glossary()
@@ -452,7 +452,7 @@ def _joined_name(
     Only words neither JMdict nor the stop list knows are joined, so ordinary English
     never reaches the (phonetic, hence lenient) name matcher this way.
     """
-    from index import jmdict
+    from index.language import jmdict
 
     if names is None:
         return None
@@ -557,7 +557,7 @@ def english_groups(
 
     With `corpus` (the index's passages), a candidate the dictionary ranked too low joins a
     word's alternatives when it clearly goes with the other words' terms in the corpus
-    (`index.translate_select`).
+    (`index.language.translate_select`).
 
     Returns the groups and, for display, every translated English word (as written) with
     the corpus terms it was searched as (an empty list when nothing in the corpus fits).
@@ -657,7 +657,7 @@ def _corpus_choice(
     has_term: Callable[[str], bool],
 ) -> list[list[str]]:
     """Revise each word's translations by their association with the other words."""
-    from index import translate_select
+    from index.language import translate_select
 
     context = [
         list(slot.group(first, cap, has_term)[0].terms)
@@ -701,12 +701,12 @@ def _japanese_slot(
     if pieces:
         return _Slot(w, [], "fragment", named=pieces, shown=True)
     if names is not None and _KATAKANA_TERM.match(w):
-        from index.names import romanize
+        from index.language.names import romanize
 
         variants = tuple(names.match(romanize(w)))
         if variants:
             return _Slot(w, [], "name", named=variants, shown=True)
-    from index import colloquial
+    from index.language import colloquial
 
     # A name the documents lack (東京) is a topic they do not cover, not a paraphrase.
     keys = [] if _is_proper_noun(w) else colloquial.english_keys(w)
@@ -719,7 +719,7 @@ def _japanese_slot(
 
 
 def _is_proper_noun(term: str) -> bool:
-    from index.tokenize import tokenize_spans
+    from index.language.tokenize import tokenize_spans
 
     return any("固有名詞" in t.pos for t in tokenize_spans(term))
 
@@ -750,7 +750,7 @@ def _word_slot(w: str, has_term: Callable[[str], bool], names: NameIndex | None)
 def _agent_verb(noun: str) -> str | None:
     """The verb or activity an agent noun is made from (protester -> protest, peacekeeper ->
     peacekeeping), if JMdict or the glossary knows it."""
-    from index import jmdict
+    from index.language import jmdict
 
     if len(noun) < 6 or not noun.endswith(("er", "or", "ist")):
         return None
@@ -775,8 +775,8 @@ def _names(w: str, keys: list[str], names: NameIndex | None) -> list[str]:
     found = names.match(w)
     if not found:
         return []
-    from index import jmdict
-    from index.names import spelling_variants
+    from index.language import jmdict
+    from index.language.names import spelling_variants
 
     known = [item for key in keys for item in jmdict.lookup_scored(key)]
     if not known:

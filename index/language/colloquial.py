@@ -4,7 +4,7 @@ Discord users write 撃つ, 捕まえる, 値上がり where articles write 発�
 no Japanese-to-Japanese thesaurus, but it glosses both sides in English: 撃つ is "shoot",
 and "shoot" is 発砲 / 射撃 / 銃撃. So a question word the documents never use is read as the
 English keys it is a main translation of, and those keys are translated back exactly as an
-English question word would be (`index.english`), with the same corpus-aware sense choice.
+English question word would be (`index.language.english`), with the same corpus-aware sense choice.
 The table is the one already shipped for English questions; reversing it takes ~0.3 s once.
 """
 
@@ -30,7 +30,7 @@ def _table() -> dict[str, list[tuple[int, str]]]:
 
 
 def _build() -> dict[str, list[tuple[int, str]]]:
-    from index import jmdict
+    from index.language import jmdict
 
     try:
         table = jmdict.load()

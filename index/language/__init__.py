@@ -1,0 +1,2 @@
+"""Language: from text to terms -- tokenizing, English and colloquial words, names, question
+types."""

@@ -1,0 +1,1 @@
+"""Retrieval: BM25 over postings, ranking and excerpts, the optional sentence encoder."""
