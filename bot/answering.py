@@ -19,7 +19,8 @@ import discord
 
 from bot.config import Config
 from bot.cooldown import Cooldown
-from bot.render import Lang, fit_message, render_answer, render_problem, text
+from bot.render import fit_message, render_answer, render_problem
+from bot.texts import Lang, text
 from index.engine import Engine
 from index.models import Answer
 

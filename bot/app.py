@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sqlite3
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -27,10 +26,10 @@ from bot.cogs import EXTENSIONS
 from bot.config import TOKEN_ENV, Config, ConfigError, load_config
 from bot.cooldown import TokenBucket
 from bot.localization import ShirabeTranslator
-from bot.render import lang_for_locale, text
+from bot.texts import lang_for_locale, text
 from index.engine import Engine
+from index.errors import ShirabeError
 from index.settings import DEFAULT
-from index.storage.store import StoreError, describe_damage
 
 log = logging.getLogger("shirabe.bot")
 
@@ -276,9 +275,8 @@ def _explain(exc: BaseException, config: Config) -> int:
             "discord.message_content_intent = false (then answer_channels cannot work)",
             file=sys.stderr,
         )
-    elif isinstance(exc, StoreError | sqlite3.DatabaseError):
-        problem = exc if isinstance(exc, StoreError) else describe_damage(config.index_path, exc)
-        print(f"shirabe: {problem}", file=sys.stderr)
+    elif isinstance(exc, ShirabeError):
+        print(f"shirabe: {exc}", file=sys.stderr)
     elif isinstance(exc, discord.GatewayNotFound | discord.HTTPException | OSError):
         print(f"shirabe: cannot reach Discord at {discord.http.Route.BASE}: {exc}", file=sys.stderr)
     else:

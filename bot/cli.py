@@ -11,13 +11,14 @@ import asyncio
 import json
 import logging
 import os
-import sqlite3
 import sys
 from dataclasses import replace
 from pathlib import Path
 
+from bot.json_answer import answer_json
 from bot.terminal import ProgressBar, render_answer, render_report
 from index.engine import Engine
+from index.errors import ShirabeError
 from index.evaluate import (
     Question,
     evaluate,
@@ -26,12 +27,9 @@ from index.evaluate import (
     lookup_questions,
     verdict_curve,
 )
-from index.language.tokenize import TokenizerMissing
 from index.models import Answer
-from index.retrieval.semantic import EncoderMissing
 from index.settings import DEFAULT
-from index.storage.build import BuildFailed, BuildRunning, EmptyCorpus, build_index
-from index.storage.store import StoreError, describe_damage
+from index.storage.build import build_index
 
 DEFAULT_CORPUS = Path("corpus")
 DEFAULT_DB = Path("data/shirabe.db")
@@ -42,16 +40,8 @@ SWEEPS = {
     "min_statement": (0.5, 0.6, 0.75, 0.9, 1.0),
 }
 
-EXPECTED = (
-    StoreError,
-    TokenizerMissing,
-    BuildRunning,
-    BuildFailed,
-    EmptyCorpus,
-    FileNotFoundError,
-    ValueError,
-    PermissionError,
-)
+# Failures a user can fix get one line on stderr and exit code 2; anything else is a bug.
+EXPECTED = (ShirabeError, FileNotFoundError, ValueError, PermissionError)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -132,7 +122,7 @@ async def _ask(args) -> int:
 async def _answer_one(engine: Engine, question: str, args) -> Answer:
     answer = await engine.ask(_as_typed(question), args.k)
     if args.json:
-        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        print(json.dumps(answer_json(answer), ensure_ascii=False))
     else:
         print(render_answer(answer, color=sys.stdout.isatty()))
     return answer
@@ -219,11 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `shirabe ask ... | head`: the reader left; not an error
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0
-    except (*EXPECTED, EncoderMissing) as exc:
+    except EXPECTED as exc:
         print(f"shirabe: {exc}", file=sys.stderr)
-        return 2
-    except sqlite3.DatabaseError as exc:  # damage found while reading, past the opening checks
-        print(f"shirabe: {describe_damage(args.db, exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

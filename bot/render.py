@@ -10,17 +10,26 @@ is too long, the *raw* excerpt is shortened and rendered again, so marks and esc
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Literal
 
 import discord
 
-from index.models import Answer, Citation, DocumentInfo, Excerpt, Hit, ReindexReport, Stats
+from bot.markdown import (
+    CONTENT_LIMIT,
+    ELLIPSIS,
+    clip,
+    escape_markdown,
+    fit_rendered,
+    one_line,
+    plain,
+    render_excerpt,
+)
+from bot.texts import Lang, text
+from index.models import Answer, Citation, DocumentInfo, Hit, ReindexReport, Stats
 
 # Discord's documented limits (https://discord.com/developers/docs/resources/message).
-CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
 FIELD_NAME_LIMIT = 256
@@ -35,251 +44,7 @@ SEARCH_LINE_MAX = 160  # rendered characters of the one-line excerpt in /search
 FOOTER_MAX = 400  # the "searched:" line; longer ones are cut with an ellipsis
 LEAD_LIMIT = 500  # the answer line's share of the embed description
 MIN_EXCERPT = 60  # below this an excerpt says nothing; drop trailing hits instead
-ELLIPSIS = "…"
 COLOR = discord.Colour(0x2F6F9F)
-
-Lang = Literal["en", "ja"]
-
-TEXT: dict[str, dict[Lang, str]] = {
-    "nothing_found": {
-        "en": "Nothing relevant was found in the corpus.",
-        "ja": "コーパスに関連する記述は見つかりませんでした。",
-    },
-    "searched": {"en": "searched", "ja": "検索語"},
-    "answer_lead": {"en": "Answer", "ja": "回答"},
-    "related_lead": {
-        "en": "No passage states this directly ({reason}); the closest passages:",
-        "ja": "この問いに直接答える記述はありません({reason})。近い記述:",
-    },
-    "no_terms": {"en": "(no search terms)", "ja": "(検索語なし)"},
-    "empty": {
-        "en": "Please ask a question in Japanese or English, e.g. “CSTOの議長は誰?”.",
-        "ja": "質問を入力してください(例:「CSTOの議長は誰?」)。",
-    },
-    "no_words": {
-        "en": "That question has no words to search for.",
-        "ja": "検索できる語が含まれていません。",
-    },
-    "too_long": {
-        "en": "Questions can be at most {limit} characters (this one has {length}).",
-        "ja": "質問は{limit}文字までです(この質問は{length}文字です)。",
-    },
-    "cooldown": {
-        "en": "You are asking quickly — please try again in {seconds} s.",
-        "ja": "少し時間をおいて、{seconds}秒後にもう一度どうぞ。",
-    },
-    "error": {
-        "en": "Sorry, something went wrong while answering. The error has been logged.",
-        "ja": "申し訳ありません、処理中にエラーが発生しました(ログに記録しました)。",
-    },
-    "unknown_command": {
-        "en": "Sorry, this command is not available (commands may still be updating).",
-        "ja": "申し訳ありません、このコマンドは現在使えません(更新中の可能性があります)。",
-    },
-    "reindex_refused": {
-        "en": "Only members with the Manage Server permission or configured bot admins can run "
-        "/reindex.",
-        "ja": "/reindex はサーバー管理権限を持つメンバーか、設定された管理者だけが実行できます。",
-    },
-    "reindex_running": {
-        "en": "A reindex is already running; please try again when it has finished.",
-        "ja": "再インデックスはすでに実行中です。終わってからもう一度どうぞ。",
-    },
-    "reindex_done": {"en": "Reindex finished", "ja": "再インデックス完了"},
-    "reindex_failed": {
-        "en": "The reindex failed: {reason}",
-        "ja": "再インデックスに失敗しました: {reason}",
-    },
-    "late_reply": {
-        "en": "{command} by {user} has finished:",
-        "ja": "{user} さんの {command} が完了しました:",
-    },
-    "reindex_kept": {"en": "Index kept unchanged", "ja": "インデックスは変更されませんでした"},
-    "no_document": {
-        "en": "No document named “{name}”.",
-        "ja": "「{name}」という文書は見つかりません。",
-    },
-    "search_title": {"en": "Search: {query}", "ja": "検索: {query}"},
-    "results": {"en": "results {first}–{last}", "ja": "{first}–{last}件目"},
-    "of_total": {"en": " of {total}", "ja": "(全{total}件)"},
-    "no_more": {"en": "No more results.", "ja": "これ以上の結果はありません。"},
-    "previous": {"en": "◀ Previous", "ja": "◀ 前へ"},
-    "next": {"en": "Next ▶", "ja": "次へ ▶"},
-    "stats_title": {"en": "Index statistics", "ja": "インデックスの統計"},
-    "documents": {"en": "Documents", "ja": "文書"},
-    "passages": {"en": "Passages", "ja": "段落"},
-    "generation": {"en": "Generation", "ja": "世代"},
-    "last_reindex": {"en": "Last reindex", "ja": "最終再インデックス"},
-    "never": {"en": "never", "ja": "なし"},
-    "questions": {"en": "Questions answered", "ja": "回答した質問"},
-    "file": {"en": "File", "ja": "ファイル"},
-    "added": {"en": "Added", "ja": "追加"},
-    "changed": {"en": "Changed", "ja": "変更"},
-    "removed": {"en": "Removed", "ja": "削除"},
-    "skipped": {"en": "Skipped", "ja": "スキップ"},
-    "unchanged": {"en": "Unchanged", "ja": "変更なし"},
-    "seconds": {"en": "Seconds", "ja": "秒"},
-    "warnings": {"en": "Warnings", "ja": "警告"},
-}
-
-
-def text(key: str, lang: Lang = "en", **values: object) -> str:
-    """A user-facing string in `lang`, formatted with `values`."""
-    return TEXT[key][lang].format(**values)
-
-
-_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff66-\uff9f]")
-
-
-def lang_for_locale(locale: discord.Locale | None) -> Lang:
-    """Japanese for users whose Discord client is in Japanese, English otherwise."""
-    return "ja" if locale == discord.Locale.japanese else "en"
-
-
-def lang_for_text(question: str) -> Lang:
-    """Channel messages carry no locale, so answer in the script the question was asked in."""
-    return "ja" if _JAPANESE.search(question) else "en"
-
-
-# --- escaping ---------------------------------------------------------------------------
-
-# Characters that start or end Discord markdown anywhere in a line: bold/italic, underline,
-# strike, code, spoiler, masked links, custom emoji / mentions / timestamps (`<...>`), and the
-# line-start forms (quote `>`, header `#`, list / subtext `-`), escaped everywhere for safety.
-_SPECIAL = frozenset("\\*_~`|[]<>#-")
-_URL = re.compile(r"https?://[^\s<]+[^<.,:;\"')\]\s]")
-_LIST_NUMBER_DOT = re.compile(r"(?m)^[ \t]*\d+(\.)(?=\s)")
-_MASS_MENTION = re.compile(r"@(?=everyone|here)")
-
-
-def _escape_map(text: str) -> tuple[str, list[int]]:
-    """Escaped `text`, and where each original offset (0..len) lands in the escaped text.
-
-    URLs are left alone (a backslash inside one would break the link); `@everyone`/`@here`
-    get a zero-width space so they cannot even look like a mass mention.
-    """
-    keep = set()
-    for m in _URL.finditer(text):
-        keep.update(range(m.start(), m.end()))
-    dots = {m.start(1) for m in _LIST_NUMBER_DOT.finditer(text)}
-    mass = {m.start() for m in _MASS_MENTION.finditer(text)}
-    out: list[str] = []
-    offsets: list[int] = []
-    pos = 0
-    for i, ch in enumerate(text):
-        offsets.append(pos)
-        if i in keep:
-            piece = ch
-        elif ch in _SPECIAL or i in dots:
-            piece = "\\" + ch
-        elif i in mass:
-            piece = "@\u200b"
-        else:
-            piece = ch
-        out.append(piece)
-        pos += len(piece)
-    offsets.append(pos)
-    return "".join(out), offsets
-
-
-def escape_markdown(text: str) -> str:
-    """`text` with every Discord markdown and mention trigger made literal."""
-    return _escape_map(text)[0]
-
-
-def _normalized_marks(marks: Sequence[tuple[int, int]], length: int) -> list[tuple[int, int]]:
-    """Sorted, clipped, non-empty marks with touching or overlapping ones merged.
-
-    Touching marks would render as `**a****b**`, which Discord does not read as two bolds.
-    """
-    spans = sorted((max(0, s), min(length, e)) for s, e in marks)
-    merged: list[tuple[int, int]] = []
-    for s, e in spans:
-        if e <= s:
-            continue
-        if merged and s <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
-        else:
-            merged.append((s, e))
-    return merged
-
-
-def render_excerpt(excerpt: Excerpt) -> str:
-    """The excerpt escaped, then with matched terms in bold (`Excerpt.marked("**", "**")`)."""
-    marks = _normalized_marks(excerpt.marks, len(excerpt.text))
-    escaped, offsets = _escape_map(excerpt.text)
-    shifted = tuple((offsets[s], offsets[e]) for s, e in marks)
-    return replace(excerpt, text=escaped, marks=shifted, answer_span=None).marked("**", "**")
-
-
-def shorten_excerpt(excerpt: Excerpt, chars: int) -> Excerpt:
-    """A window of at most `chars` raw characters (plus ellipses), kept around the first mark."""
-    text_ = excerpt.text
-    if len(text_) <= chars:
-        return excerpt
-    chars = max(chars, 1)
-    first = min((s for s, _ in excerpt.marks), default=0)
-    start = max(0, min(first - chars // 4, len(text_) - chars))
-    end = start + chars
-    body = text_[start:end]
-    lead = ELLIPSIS if start > 0 and not body.startswith(ELLIPSIS) else ""
-    tail = ELLIPSIS if end < len(text_) else ""
-    shift = len(lead) - start
-    marks = tuple(
-        (max(s, start) + shift, min(e, end) + shift)
-        for s, e in excerpt.marks
-        if e > start and s < end
-    )
-    return replace(excerpt, text=lead + body + tail, marks=marks, answer_span=None)
-
-
-def fit_rendered(excerpt: Excerpt, budget: int, render: Callable[[Excerpt], str]) -> str:
-    """The longest window of `excerpt` whose rendering fits in `budget` characters.
-
-    Rendering grows with the window (escapes and marks only add characters), so a binary
-    search over the raw window length finds it; only candidates that fit are ever returned.
-    """
-    full = render(excerpt)
-    if len(full) <= budget:
-        return full
-    best = ELLIPSIS if budget >= len(ELLIPSIS) else ""
-    lo, hi = 1, len(excerpt.text) - 1
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        candidate = render(shorten_excerpt(excerpt, mid))
-        if len(candidate) <= budget:
-            best, lo = candidate, mid + 1
-        else:
-            hi = mid - 1
-    return best
-
-
-def one_line(excerpt: Excerpt) -> Excerpt:
-    """The excerpt with line breaks as spaces, for list rows; offsets are unchanged."""
-    return replace(excerpt, text=re.sub(r"\s", " ", excerpt.text))
-
-
-# --- plain clipping (guards for text we build ourselves) ----------------------------------
-
-
-def clip(text_: str, limit: int) -> str:
-    """`text_` cut to `limit` characters with an ellipsis, never ending in a lone backslash."""
-    if len(text_) <= limit:
-        return text_
-    cut = text_[: max(0, limit - 1)]
-    trailing = len(cut) - len(cut.rstrip("\\"))
-    if trailing % 2:
-        cut = cut[:-1]
-    if len(re.findall(r"(?<!\\)\*\*", cut)) % 2:  # an unclosed bold would swallow the rest
-        i = cut.rfind("**")
-        cut = cut[:i] + cut[i + 2 :]
-    return cut + ELLIPSIS
-
-
-def plain(text_: str, limit: int = CONTENT_LIMIT) -> str:
-    """Untrusted text for a message body: escaped and clipped."""
-    return clip(escape_markdown(text_), limit)
-
 
 # --- answers ------------------------------------------------------------------------------
 
@@ -304,8 +69,10 @@ _SAFE_URL = re.compile(r"https?://[^\s()<>\[\]]+")
 
 def render_citation(citation: Citation, *, title_max: int = 100) -> str:
     """`title — file §n (lines a–b)`, escaped; the title links to the source when known."""
-    title = citation.title if len(citation.title) <= title_max else (
-        citation.title[: title_max - 1] + ELLIPSIS
+    title = (
+        citation.title
+        if len(citation.title) <= title_max
+        else (citation.title[: title_max - 1] + ELLIPSIS)
     )
     label = replace(citation, title=title).label()
     rest = escape_markdown(label[len(title) :])
@@ -343,8 +110,10 @@ def fit_hit_blocks(hits: Sequence[Hit], budget: int, *, sep: str = "\n\n") -> st
         remaining -= allowance[i]
     blocks = []
     for i, hit in enumerate(hits):
-        md = full[i] if len(full[i]) <= allowance[i] else fit_rendered(
-            hit.excerpt, allowance[i], render_excerpt
+        md = (
+            full[i]
+            if len(full[i]) <= allowance[i]
+            else fit_rendered(hit.excerpt, allowance[i], render_excerpt)
         )
         blocks.append(_hit_block(i + 1, hit, md))
     return sep.join(blocks)
@@ -428,9 +197,7 @@ def render_search_page(
         if len(candidate) > budget:
             break
         description = candidate
-    embed.description = description or text(
-        "no_more" if offset else "nothing_found", lang
-    )
+    embed.description = description or text("no_more" if offset else "nothing_found", lang)
     return embed
 
 

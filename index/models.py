@@ -6,7 +6,7 @@ carry positions (offsets into the document and passage) rather than pre-rendered
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from index.verdict import Signals
 
@@ -141,70 +141,6 @@ class Answer:
     answer_found: bool | None = None
     best_sentence_similarity: float | None = None  # best question-sentence cosine, top passages
 
-    def to_json(self) -> dict:
-        """The documented `--json` shape (one object per question)."""
-        return {
-            "question": self.question,
-            "query_terms": self.query_terms,
-            "translations": self.translations,
-            "hits": [
-                {
-                    "rank": h.rank,
-                    "score": h.score,
-                    "coverage": round(h.coverage, 4),
-                    "similarity": None if h.similarity is None else round(h.similarity, 4),
-                    "fused": None if h.fused is None else round(h.fused, 6),
-                    "doc": h.citation.doc,
-                    "title": h.citation.title,
-                    "passage": h.citation.passage,
-                    "start": h.start,
-                    "end": h.end,
-                    "line_start": h.citation.line_start,
-                    "line_end": h.citation.line_end,
-                    "url": h.citation.url,
-                    "text": h.text,
-                    "excerpt": h.excerpt.text,
-                    "marks": [list(m) for m in h.excerpt.marks],
-                }
-                for h in self.hits
-            ],
-            "verdict": self.verdict,
-            "reason": self.reason,
-            "answer": (
-                None
-                if self.answer is None
-                else {
-                    "rank": self.answer.rank,
-                    "sentence": self.answer.sentence,
-                    "start": self.answer.start,
-                    "end": self.answer.end,
-                    "span": list(self.answer.span) if self.answer.span else None,
-                    "text": (
-                        self.answer.sentence[self.answer.span[0] : self.answer.span[1]]
-                        if self.answer.span
-                        else None
-                    ),
-                }
-            ),
-            "declined": self.declined,
-            "best_coverage": None if self.best_coverage is None else round(self.best_coverage, 4),
-            "best_similarity": (
-                None if self.best_similarity is None else round(self.best_similarity, 4)
-            ),
-            "qtype": self.qtype,
-            "answer_support": (
-                None if self.answer_support is None else round(self.answer_support, 4)
-            ),
-            "answer_found": self.answer_found,
-            "best_sentence_similarity": (
-                None
-                if self.best_sentence_similarity is None
-                else round(self.best_sentence_similarity, 4)
-            ),
-            "problem": self.problem,
-            "took_ms": round(self.took_ms, 3),
-        }
-
 
 @dataclass
 class ReindexReport:
@@ -223,8 +159,6 @@ class ReindexReport:
     warnings: list[str] = field(default_factory=list)
     kept_previous: str | None = None  # set when the build refused to replace the old index
 
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ For every English key, up to `--cap` JMdict headwords, best first. Keys come fro
   occupation, "speaker of the house" -> speaker); a two-word noun gloss also under its
   first word ("capital city" -> capital, "military affairs" -> military), ranked low;
 * a phrasal verb with its particle, which the stop list would drop ("to carry out" ->
-  "carry out", "breaking out" -> "break out"; english.py finds the particle in the
+  "carry out", "breaking out" -> "break out"; index/language/english.py finds the particle in the
   question's text), and a name of two or three words before "of" ("United States of
   America" -> "united state"), ranked as a head noun.
 
@@ -66,7 +66,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index.language.english import STOP_WORDS, headword_term, lemmatize  # noqa: E402
+from index.language.lemmas import STOP_WORDS, lemmatize  # noqa: E402
+from index.language.lexicon import headword_term  # noqa: E402
 from index.language.tokenize import TOKENIZER_VERSION, dictionary_version  # noqa: E402
 
 OUT = ROOT / "index" / "data" / "en_ja.tsv.gz"

@@ -1,4 +1,5 @@
-"""Shared fixtures: the bundled corpus copied to a temporary folder, and an index built on it."""
+"""Shared fixtures: the bundled corpus (copied, indexed, tokenized), an engine around a test
+body, and the CLI as a subprocess."""
 
 from __future__ import annotations
 
@@ -36,6 +37,36 @@ def bundled_engine_paths(tmp_path_factory) -> tuple[Path, Path]:
     db = tmp_path_factory.mktemp("bundled") / "shirabe.db"
     asyncio.run(build_index(BUNDLED, db))
     return BUNDLED, db
+
+
+@pytest.fixture(scope="session")
+def vocabulary() -> set[str]:
+    """Every term of the bundled corpus, as the index tokenizes it."""
+    from index.language.tokenize import tokenize
+
+    terms: set[str] = set()
+    for path in sorted(BUNDLED.glob("*.txt")):
+        terms.update(tokenize(path.read_text(encoding="utf-8")))
+    return terms
+
+
+@pytest.fixture(scope="session")
+def names(vocabulary):
+    """The name index over the bundled corpus's katakana terms."""
+    from index.language.names import NameIndex
+
+    return NameIndex.build(vocabulary)
+
+
+def with_engine(corpus: Path, db: Path, body, **kwargs):
+    """Run `await body(engine)` on an engine opened (and closed) around it; its result."""
+    from index.engine import Engine
+
+    async def scenario():
+        async with await Engine.open(corpus, db, **kwargs) as engine:
+            return await body(engine)
+
+    return asyncio.run(scenario())
 
 
 def run_cli(*args: str, cwd: Path = ROOT, stdin: str | None = None, timeout: float = 120):

@@ -9,8 +9,8 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from index.language.tokenize import tokenize
-from index.retrieval.bm25 import build_postings, load_postings, save_postings
-from index.storage import store
+from index.retrieval.bm25 import build_postings
+from index.storage.generation import GenerationFiles
 
 QUERIES = [
     "CSTOの議長は誰?",
@@ -27,12 +27,12 @@ def stored_passages(db_path):
     """Passage texts in the generation's order, read straight from the database."""
     con = sqlite3.connect(db_path)
     gen = int(con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
-    directory = store.generation_dir(db_path, gen)
-    ids = np.load(directory / "passage_ids.npy")
+    files = GenerationFiles.of(db_path, gen)
+    ids = files.load_passage_ids(mmap=False)
     text = dict(con.execute("SELECT id, text FROM passages"))
     vocab = dict(con.execute("SELECT term, id FROM terms"))
     con.close()
-    return [text[int(i)] for i in ids], vocab, load_postings(directory)
+    return [text[int(i)] for i in ids], vocab, files.load_postings()
 
 
 def test_scores_equal_rank_bm25_on_bundled_corpus(bundled_engine_paths):
@@ -83,21 +83,28 @@ def test_group_of_alternatives_scores_as_one_term():
     assert not np.allclose(separate, expected)
 
 
+def saved(postings, tmp_path) -> GenerationFiles:
+    files = GenerationFiles(tmp_path / "g")
+    files.directory.mkdir()
+    files.save_postings(postings, np.arange(postings.n))
+    return files
+
+
 def test_save_and_load_round_trip(tmp_path):
     flat = np.array([0, 1, 1, 2, 0], dtype=np.int32)
     postings = build_postings(flat, np.array([0, 2, 4, 5]), 3)
-    save_postings(postings, tmp_path / "g")
-    loaded = load_postings(tmp_path / "g")
+    files = saved(postings, tmp_path)
+    loaded = files.load_postings()
     for t in range(3):
         np.testing.assert_array_equal(loaded.get_scores([t]), postings.get_scores([t]))
 
 
 def test_damaged_arrays_are_refused(tmp_path):
     postings = build_postings(np.array([0, 1], dtype=np.int32), np.array([0, 1, 2]), 2)
-    save_postings(postings, tmp_path / "g")
-    np.save(tmp_path / "g" / "docs.npy", np.array([0], dtype=np.int32))
+    files = saved(postings, tmp_path)
+    np.save(files.path("docs"), np.array([0], dtype=np.int32))
     with pytest.raises(ValueError, match="do not match"):
-        load_postings(tmp_path / "g")
+        files.load_postings()
 
 
 def test_top_k_larger_than_corpus(bundled_engine_paths):

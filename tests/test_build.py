@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from index.engine import Engine
-from index.storage import store
 from index.storage.build import build_index
+from index.storage.generation import GenerationFiles, generations_dir
 
 
 def build(corpus: Path, db: Path):
@@ -144,7 +144,7 @@ def test_old_generations_are_removed(corpus, db_path):
     build(corpus, db_path)
     (corpus / "new.txt").write_text("新しい文書です。内容はセブ湖の話。\n", encoding="utf-8")
     report = build(corpus, db_path)
-    dirs = sorted(p.name for p in store.generations_dir(db_path).iterdir())
+    dirs = sorted(p.name for p in generations_dir(db_path).iterdir())
     assert dirs == [f"{report.generation:06d}"]
 
 
@@ -185,7 +185,7 @@ def test_corrupt_database_is_moved_aside_and_rebuilt(corpus, db_path, damage):
 
 def test_missing_generation_files_trigger_rebuild(corpus, db_path):
     report = build(corpus, db_path)
-    (store.generation_dir(db_path, report.generation) / "docs.npy").unlink()
+    GenerationFiles.of(db_path, report.generation).path("docs").unlink()
 
     async def scenario():
         engine = await Engine.open(corpus, db_path)
@@ -214,10 +214,10 @@ def test_incremental_arrays_equal_a_full_inversion(corpus, db_path):
     sorted(corpus.glob("*.txt"))[3].unlink()
     report = build(corpus, db_path)
     assert (report.added, report.changed, report.removed) == (1, 1, 1)
-    directory = store.generation_dir(db_path, report.generation)
-    updated = bm25.load_postings(directory)
+    files = GenerationFiles.of(db_path, report.generation)
+    updated = files.load_postings()
     con = sqlite3.connect(db_path)
-    ids = np.load(directory / "passage_ids.npy")
+    ids = files.load_passage_ids(mmap=False)
     blobs = dict(con.execute("SELECT id, terms FROM passages"))
     vocabulary = con.execute("SELECT COUNT(*) FROM terms").fetchone()[0]
     con.close()

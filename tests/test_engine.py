@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
-from index.engine import Engine, ReindexRunning
-
-
-def with_engine(corpus: Path, db: Path, body):
-    async def scenario():
-        engine = await Engine.open(corpus, db)
-        try:
-            return await body(engine)
-        finally:
-            await engine.close()
-
-    return asyncio.run(scenario())
+from index.engine import Engine
+from index.errors import ReindexRunning
+from tests.conftest import with_engine
 
 
 def test_word_in_half_the_passages_is_still_answered(tmp_path):

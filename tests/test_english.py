@@ -8,38 +8,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.language import english, translate_select
-from index.language.english import (
+from index.language import lexicon, translate_select
+from index.language.english import TermGroup, english_groups
+from index.language.lemmas import STOP_WORDS, is_english_word, lemmatize
+from index.language.lexicon import (
     GENERIC_TERMS,
     GLOSSARY_PATH,
-    STOP_WORDS,
-    TermGroup,
-    english_groups,
     glossary,
     glossary_key,
     headword_term,
-    is_english_word,
-    lemmatize,
 )
-from index.language.names import NameIndex
 from index.language.passages import split_passages
 from index.language.tokenize import tokenize
 from index.language.translate_select import ListPassages, cohesion, revise
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
-
-@pytest.fixture(scope="module")
-def vocabulary() -> set[str]:
-    terms: set[str] = set()
-    for path in sorted(CORPUS.glob("*.txt")):
-        terms.update(tokenize(path.read_text(encoding="utf-8")))
-    return terms
-
-
-@pytest.fixture(scope="module")
-def names(vocabulary) -> NameIndex:
-    return NameIndex.build(vocabulary)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +54,7 @@ def ask(vocabulary, names):
 @pytest.fixture
 def no_glossary(monkeypatch):
     """JMdict alone, as for a word the glossary does not list."""
-    monkeypatch.setattr(english, "glossary", lambda path=GLOSSARY_PATH: {})
+    monkeypatch.setattr(lexicon, "glossary", lambda path=GLOSSARY_PATH: {})
 
 
 @pytest.mark.parametrize(
@@ -458,6 +442,7 @@ def test_index_passages_read_the_postings():
     assert corpus.passages("zzz").tolist() == []
 
 
+@pytest.mark.perf
 def test_english_groups_stay_fast(vocabulary, names, passages):
     questions = [
         "Why are CSTO members obliged to help Armenia this time, unlike in the Nagorno-Karabakh"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from index.storage.build import FAULT_ENV, FAULT_POINTS, WORKER_FAULT
+from index.storage.faults import FAULT_ENV, FAULT_POINTS, WORKER_FAULT
 from tests.conftest import BUNDLED, ROOT, run_cli
 
 pytestmark = pytest.mark.slow

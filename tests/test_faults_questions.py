@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot import answering
+from bot.markdown import CONTENT_LIMIT
 from bot.render import (
-    CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
     EMBEDS_LIMIT,
     FIELD_NAME_LIMIT,

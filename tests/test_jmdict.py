@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from index import errors
 from index.language import jmdict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +76,7 @@ def test_unknown_key_is_empty():
     assert jmdict.lookup_scored("") == ()
 
 
+@pytest.mark.perf
 def test_lookup_is_under_a_millisecond_after_load():
     jmdict.load()
     words = ["chair", "detain", "troop", "price", "fuel", "people", "occupy", "nonexistent"]
@@ -100,5 +102,5 @@ def test_parse_reads_meta_and_scores(tmp_path):
 
 
 def test_missing_table_raises_with_instructions(tmp_path):
-    with pytest.raises(jmdict.TableMissing, match="build_en_ja"):
+    with pytest.raises(errors.TableMissing, match="build_en_ja"):
         jmdict.load(tmp_path / "absent.tsv.gz")

@@ -8,22 +8,9 @@ from pathlib import Path
 import pytest
 
 from index.language.names import NameIndex, comparable, romanize, similarity, skeleton
-from index.language.tokenize import tokenize
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
-
-@pytest.fixture(scope="module")
-def vocabulary() -> set[str]:
-    terms: set[str] = set()
-    for path in sorted(CORPUS.glob("*.txt")):
-        terms.update(tokenize(path.read_text(encoding="utf-8")))
-    return terms
-
-
-@pytest.fixture(scope="module")
-def names(vocabulary) -> NameIndex:
-    return NameIndex.build(vocabulary)
 
 
 @pytest.mark.parametrize(
@@ -109,6 +96,7 @@ def test_only_katakana_terms_are_indexed(vocabulary):
     assert index.match("Kazakhstan") == ["カザフスタン"]
 
 
+@pytest.mark.perf
 def test_build_is_fast_on_a_large_vocabulary(vocabulary):
     # ~100k terms, a fifth of them katakana: what a large corpus's vocabulary looks like.
     kana = "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモラリルレロン"

@@ -15,9 +15,8 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from index.language.tokenize import tokenize
-from index.retrieval.bm25 import load_postings
-from index.storage import store
 from index.storage.build import build_index
+from index.storage.generation import GenerationFiles
 from tests.conftest import BUNDLED
 
 PASSAGES = 10_000
@@ -62,10 +61,10 @@ def test_scores_equal_rank_bm25_on_ten_thousand_passages(tmp_path):
     assert report.changed == 1 and report.passages > PASSAGES - 50
     assert first.passages > PASSAGES - 50
 
-    directory = store.generation_dir(db, report.generation)
-    postings = load_postings(directory)
+    files = GenerationFiles.of(db, report.generation)
+    postings = files.load_postings()
     con = sqlite3.connect(db)
-    ids = np.load(directory / "passage_ids.npy")
+    ids = files.load_passage_ids(mmap=False)
     texts = dict(con.execute("SELECT id, text FROM passages"))
     vocab = dict(con.execute("SELECT term, id FROM terms"))
     con.close()

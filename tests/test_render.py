@@ -8,28 +8,24 @@ import discord
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.markdown import CONTENT_LIMIT, clip, escape_markdown, render_excerpt, shorten_excerpt
 from bot.render import (
-    CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
     EMBEDS_LIMIT,
     FIELD_VALUE_LIMIT,
     FOOTER_LIMIT,
     MESSAGE_EMBEDS_TOTAL,
     TITLE_LIMIT,
-    clip,
-    escape_markdown,
     fit_message,
-    lang_for_text,
     render_answer,
     render_citation,
-    render_excerpt,
     render_reindex,
     render_search_page,
     render_source,
     render_stats,
     searched_text,
-    shorten_excerpt,
 )
+from bot.texts import lang_for_text
 from index.models import (
     Answer,
     Citation,

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bot.json_answer import answer_json
+from index import errors
 from index.engine import Engine
 from index.retrieval import search, semantic
 from index.settings import DEFAULT
-from index.storage import store
 from index.storage.build import build_index
+from index.storage.generation import GenerationFiles
+from tests.conftest import with_engine
 
 pytestmark = pytest.mark.skipif(not semantic.available(), reason="encoder not installed")
 
@@ -21,22 +23,10 @@ pytestmark = pytest.mark.skipif(not semantic.available(), reason="encoder not in
 AUTO = replace(DEFAULT, rerank=None)  # re-rank when the index has vectors
 
 
-def with_engine(corpus: Path, db: Path, body, **kwargs):
-    async def scenario():
-        engine = await Engine.open(corpus, db, **kwargs)
-        try:
-            return await body(engine)
-        finally:
-            await engine.close()
-
-    return asyncio.run(scenario())
-
-
 def test_vectors_are_stored_with_the_generation_and_reloaded(corpus, db_path):
     report = asyncio.run(build_index(corpus, db_path))
     assert report.passages_encoded == report.passages and report.vector_model
-    directory = store.generation_dir(db_path, report.generation)
-    stored = np.load(directory / "vectors.npy")
+    stored = np.asarray(GenerationFiles.of(db_path, report.generation).load_vectors()[0])
     assert stored.shape == (report.passages, semantic.Encoder.load().dim)
     assert stored.dtype == np.float16
 
@@ -51,11 +41,11 @@ def test_vectors_are_stored_with_the_generation_and_reloaded(corpus, db_path):
 
 def test_incremental_rebuild_keeps_vectors_in_step(corpus, db_path):
     first = asyncio.run(build_index(corpus, db_path))
-    old_dir = store.generation_dir(db_path, first.generation)
+    old_files = GenerationFiles.of(db_path, first.generation)
     old = dict(
         zip(
-            np.load(old_dir / "passage_ids.npy").tolist(),
-            np.load(old_dir / "vectors.npy"),
+            old_files.load_passage_ids().tolist(),
+            np.asarray(old_files.load_vectors()[0]),
             strict=True,
         )
     )
@@ -65,9 +55,9 @@ def test_incremental_rebuild_keeps_vectors_in_step(corpus, db_path):
     )
     second = asyncio.run(build_index(corpus, db_path))
     assert second.changed == 1
-    new_dir = store.generation_dir(db_path, second.generation)
-    ids = np.load(new_dir / "passage_ids.npy").tolist()
-    vectors = np.load(new_dir / "vectors.npy")
+    new_files = GenerationFiles.of(db_path, second.generation)
+    ids = new_files.load_passage_ids().tolist()
+    vectors = np.asarray(new_files.load_vectors()[0])
     assert len(ids) == len(vectors) == second.passages
     kept = [i for i in ids if i in old]
     assert second.passages_encoded == len(ids) - len(kept) == 1  # only the new passage
@@ -196,11 +186,11 @@ def test_a_fact_the_documents_give_is_answered_with_its_span(bundled_engine_path
     assert line is not None and line.span is not None
     assert "164人" in line.sentence[line.span[0] : line.span[1]]
     assert line.sentence in answer.hits[line.rank - 1].text
-    shown = answer.to_json()
+    shown = answer_json(answer)
     assert shown["verdict"] == "answered" and "164人" in shown["answer"]["text"]
 
 
 def test_missing_encoder_is_a_clear_error_when_reranking_is_on(corpus, db_path, monkeypatch):
     monkeypatch.setattr(semantic, "available", lambda: False)
-    with pytest.raises(semantic.EncoderMissing, match="pip install"):
+    with pytest.raises(errors.EncoderMissing, match="pip install"):
         with_engine(corpus, db_path, lambda engine: asyncio.sleep(0), rerank=True)

@@ -13,13 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from index.errors import EncoderMissing
 from index.language.passages import split_passages
 from index.retrieval.semantic import (
     MODEL_ID,
     PACKAGE,
     REQUIREMENT,
     Encoder,
-    EncoderMissing,
     dequantize,
     quantize,
     sentence_similarity,

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from bot.json_answer import answer_json
 from index.engine import Engine
 from index.evaluate import evaluate, lookup_questions
 from index.language.tokenize import tokenize
@@ -84,7 +85,7 @@ def test_three_verdicts_on_the_bundled_corpus(bundled_engine_paths):
     assert lacking.verdict == "related" and lacking.hits and lacking.answer is None
     for answer in (small_talk, off_topic):
         assert answer.verdict == "nothing" and answer.hits == []
-    shown = stated.to_json()
+    shown = answer_json(stated)
     assert shown["verdict"] == "answered" and shown["answer"]["text"] == "ニコル・パシヤン首相"
 
 

@@ -10,7 +10,7 @@ from discord.app_commands import locale_str as _T
 from discord.ext import commands
 
 from bot import answering
-from bot.render import lang_for_locale
+from bot.texts import lang_for_locale
 
 if TYPE_CHECKING:
     from bot.app import Shirabe

@@ -19,7 +19,7 @@ from discord.ext import commands
 from bot import answering
 from bot.answering import Reply, no_mentions
 from bot.checks import answers_in, message_guild_id
-from bot.render import lang_for_text, text
+from bot.texts import lang_for_text, text
 
 if TYPE_CHECKING:
     from bot.app import Shirabe

@@ -14,10 +14,10 @@ from discord.ext import commands
 from bot import answering
 from bot.answering import Reply
 from bot.checks import is_admin
-from bot.render import lang_for_locale, plain, render_reindex, text
-from index.engine import ReindexRunning
-from index.storage.build import BuildFailed
-from index.storage.store import StoreError
+from bot.markdown import plain
+from bot.render import render_reindex
+from bot.texts import lang_for_locale, text
+from index.errors import BuildFailed, IndexUnusable, ReindexRunning
 
 if TYPE_CHECKING:
     from bot.app import Shirabe
@@ -53,7 +53,7 @@ class Reindex(commands.Cog):
         except ReindexRunning:  # e.g. `shirabe index` is building the same database
             await answering.send_notice(interaction, text("reindex_running", lang))
             return
-        except (StoreError, BuildFailed) as exc:  # a damaged or locked database, a dead worker
+        except (IndexUnusable, BuildFailed) as exc:  # a damaged or locked database, a dead worker
             log.error("reindex failed: %s", exc)
             failed = Reply("problem", content=text("reindex_failed", lang, reason=plain(str(exc))))
             await answering.report_back(interaction, failed, started=started, lang=lang)
@@ -62,7 +62,11 @@ class Reindex(commands.Cog):
             self.busy = False
         log.info(
             "reindex by %s: %d added, %d changed, %d removed, %d skipped in %.2fs",
-            interaction.user.id, report.added, report.changed, report.removed, report.skipped,
+            interaction.user.id,
+            report.added,
+            report.changed,
+            report.removed,
+            report.skipped,
             report.seconds,
         )
         reply = Reply("answer", embeds=[render_reindex(report, lang)])

@@ -13,7 +13,8 @@ from discord.ext import commands
 from bot import answering
 from bot.answering import Reply, no_mentions
 from bot.checks import answers_in
-from bot.render import Lang, lang_for_locale, render_search_page, text
+from bot.render import render_search_page
+from bot.texts import Lang, lang_for_locale, text
 from index.models import Answer
 
 if TYPE_CHECKING:

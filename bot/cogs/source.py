@@ -11,7 +11,9 @@ from discord.ext import commands
 
 from bot import answering
 from bot.answering import Reply
-from bot.render import ELLIPSIS, escape_markdown, lang_for_locale, render_source, text
+from bot.markdown import ELLIPSIS, escape_markdown
+from bot.render import render_source
+from bot.texts import lang_for_locale, text
 from index.models import DocumentInfo
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ from discord.app_commands import locale_str as _T
 from discord.ext import commands
 
 from bot.answering import Reply, respond
-from bot.render import lang_for_locale, render_stats
+from bot.render import render_stats
+from bot.texts import lang_for_locale
 
 if TYPE_CHECKING:
     from bot.app import Shirabe

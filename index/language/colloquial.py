@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import threading
 
+from index import errors
+
 MAX_SCORE = 100  # the word must be among a key's leading translations (table score x 100)
 MAX_KEYS = 4  # English keys a word is read as
 MAX_BRIDGE = 0.25  # the documents' word must be among those keys' leading translations
@@ -34,7 +36,7 @@ def _build() -> dict[str, list[tuple[int, str]]]:
 
     try:
         table = jmdict.load()
-    except jmdict.TableMissing:
+    except errors.TableMissing:
         return {}
     reverse: dict[str, list[tuple[int, str]]] = {}
     for line in table.lines():

@@ -26,234 +26,20 @@ exactly which Japanese words an English word was searched as.
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.language.tokenize import ENGLISH_STOP_WORDS, tokenize
+from index.language import lexicon
+from index.language.lemmas import PARTICLES, STOP_WORDS, is_english_word, lemmatize
+from index.language.lexicon import Scored, agent_verb, name_matches, scored, select
 
 if TYPE_CHECKING:  # pragma: no cover - import for type checkers only
     from index.language.names import NameIndex
     from index.language.translate_select import Passages
     from index.language.vocabulary import VocabularyIndex
 
-_LATIN_WORD = re.compile(r"[a-z][a-z'\-]*\Z")
-_KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ヶ]")
 _KATAKANA_TERM = re.compile(r"[\u30a1-\u30fa\u30fc・]{3,}\Z")
-
-# Function words and question words. UniDic tags unknown Latin words as common nouns, so
-# without this list "the" or "which" would become query terms. The tokenizer already drops
-# the most common ones; these are the rest a question tends to carry (auxiliaries, clitics
-# left over from "don't", and verbs of asking that say nothing about the answer). "say" is
-# here because its Japanese counterpart 言う is a stop lemma of the tokenizer, so JMdict's
-# other "say" headwords (例, 同, 辺り) would be all that is left of it.
-STOP_WORDS: frozenset[str] = (
-    ENGLISH_STOP_WORDS
-    | frozenset(
-        """also although among amongst another anybody anyone anything anyway anywhere around
-    aren became become becomes behind besides beyond cannot couldn d didn doesn
-    don done either else elsewhere enough etc even ever every everybody everyone everything
-    everywhere explain describe hadn hasn haven however isn it's let ll may maybe might mightn
-    mine must mustn near nearly neither never nevertheless next nobody none noone nothing
-    nowhere often onto otherwise ours perhaps please rather re really s say says shall shan
-    shouldn
-    since somebody someone something sometime sometimes somewhere soon still t tell thing
-    things though thus together toward towards unless upon us ve via wasn weren whatever
-    whenever wherever whether whichever whoever whole whomever whose within without won
-    wouldn yes yet""".split()
-    )
-    | frozenset(
-        # Small talk and chat shorthand: greetings, thanks and reactions ask nothing of the
-        # documents ("gm" would otherwise be JMdict's guided missile, "like" 同様).
-        """hi hello hey yo sup gm gn thanks thank thx ty lol lmao rofl omg bot ok okay bye cheers
-    like pls plz""".split()
-    )
-)
-
-# Irregular forms a rule cannot reach; the values are JMdict gloss words ("to hold" etc.).
-# "word:lemma", or a bare word that must stay as it is (news, building, united).
-_IRREGULAR = """
-was:be were:be is:be are:be am:be been:be being:be has:have had:have having:have did:do
-does:do done:do doing:do held:hold led:lead sent:send began:begin begun:begin took:take
-taken:take went:go gone:go made:make said:say fought:fight caught:catch brought:bring
-thought:think left:leave met:meet won:win lost:lose rose:rise risen:rise fell:fall
-fallen:fall broke:break broken:break spoke:speak spoken:speak chose:choose chosen:choose
-gave:give given:give told:tell kept:keep built:build sold:sell bought:buy paid:pay
-laid:lay stood:stand ran:run came:come became:become saw:see seen:see knew:know known:know
-grew:grow grown:grow drew:draw drawn:draw wrote:write written:write struck:strike
-shot:shoot fled:flee sought:seek withdrew:withdraw withdrawn:withdraw hit cut put set
-spread felt:feel found:find got:get gotten:get heard:hear meant:mean understood:understand
-forbade:forbid forbidden:forbid overtook:overtake overtaken:overtake undertook:undertake
-undertaken:undertake shook:shake shaken:shake blew:blow blown:blow flew:fly flown:fly
-threw:throw thrown:throw bore:bear borne:bear slain:slay slew:slay wore:wear worn:wear
-hid:hide hidden:hide bit:bite bitten:bite froze:freeze frozen:freeze stole:steal
-stolen:steal swore:swear sworn:swear lent:lend spent:spend dealt:deal fed:feed bled:bleed
-sped:speed shut quit beaten:beat rode:ride ridden:ride awoke:awake woke:wake woken:wake
-men:man women:woman children:child feet:foot teeth:tooth mice:mouse geese:goose lives:life
-wives:wife knives:knife crises:crisis analyses:analysis bases:base theses:thesis
-phenomena:phenomenon criteria:criterion data media people police news series species means
-headquarters politics economics physics mathematics ethics tactics logistics statistics
-arms evening morning building meeting wedding ceiling clothing spring string thing king
-ring wing during nothing something anything everything bring sing swing sting ping bed red
-united limited interested used:use died:die lied:lie tied:tie dying:die lying:lie
-tying:tie
-"""
-IRREGULAR: dict[str, str] = {
-    k: v or k for k, _, v in (item.partition(":") for item in _IRREGULAR.split())
-}
-
-# Endings that look plural but are not (status, crisis, congress).
-_NOT_PLURAL = ("ss", "us", "is", "ous", "ics")
-_SIBILANT = ("s", "x", "z", "ch", "sh")
-_VOWELS = "aeiou"
-
-
-def is_english_word(term: str) -> bool:
-    """True for a Latin-letter token (what the tokenizer makes of an English word)."""
-    return bool(_LATIN_WORD.match(term))
-
-
-def _candidates(w: str) -> list[str]:
-    """Base forms `w` may be an inflection of, most likely first (checked against a lexicon)."""
-    out: list[str] = []
-    if w.endswith("ies") and len(w) > 4:
-        out += [w[:-3] + "y", w[:-1]]
-    elif w.endswith("ves") and len(w) > 4:
-        out += [w[:-1], w[:-3] + "f", w[:-3] + "fe"]
-    elif w.endswith("es") and len(w) > 4:
-        stem = w[:-2]
-        out += [stem, w[:-1]] if stem.endswith(_SIBILANT) else [w[:-1], stem]
-    elif w.endswith("s") and len(w) > 3 and not w.endswith(_NOT_PLURAL):
-        out.append(w[:-1])
-    elif w.endswith("men") and len(w) > 5:
-        out.append(w[:-3] + "man")  # spokesmen -> spokesman
-    elif w.endswith("ied") and len(w) > 4:
-        out.append(w[:-3] + "y")
-    elif w.endswith("ed") and len(w) > 4:
-        stem = w[:-2]
-        # After two different consonants no silent e was dropped (formed -> form, not the
-        # lexicon's "forme"; bombed -> bomb), except after c/g/v/z/u (danced, charged).
-        bare = stem[-1] not in _VOWELS + "cgvzuwy" and stem[-2] not in _VOWELS + stem[-1]
-        out += [stem, w[:-1]] if bare else [w[:-1], stem]
-        if len(w) > 5 and w[-3] == w[-4] and w[-3] not in _VOWELS:
-            out.append(w[:-3])  # stopped -> stop
-    elif w.endswith("ing") and len(w) > 5:
-        out += [w[:-3], w[:-3] + "e"]
-        if w[-4] == w[-5] and w[-4] not in _VOWELS:
-            out.append(w[:-4])  # running -> run
-    return [c for c in out if len(c) >= 2]
-
-
-def _default_stem(w: str) -> str:
-    """The rule-only lemma, used when no lexicon knows any candidate."""
-    if w.endswith("ies") and len(w) > 4:
-        return w[:-3] + "y"
-    if w.endswith("es") and len(w) > 4 and w[:-2].endswith(_SIBILANT):
-        return w[:-2]
-    if w.endswith("s") and len(w) > 3 and not w.endswith(_NOT_PLURAL):
-        return w[:-1]
-    if w.endswith("ied") and len(w) > 4:
-        return w[:-3] + "y"
-    if w.endswith("ed") and len(w) > 4:
-        stem = w[:-2]
-        if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in _VOWELS + "ls":
-            return stem[:-1]
-        return stem
-    return w
-
-
-def lemmatize(word: str, lexicon: Collection[str] | None = None) -> str:
-    """The dictionary form of an English word: chairs->chair, detained->detain, was->be.
-
-    Suffix rules propose candidates and a lexicon (by default every English key of the
-    JMdict table) picks the first that is a real word, which is what separates
-    used->use from detained->detain without a full morphological dictionary.
-    """
-    w = word.lower().strip("'-")
-    if w in IRREGULAR:
-        return IRREGULAR[w]
-    if lexicon is None:
-        lexicon = _lexicon()
-    # A word that is itself in the lexicon gives way only to a real-looking stem (speed is
-    # not spe + ed, though JMdict has an abbreviation "spe").
-    min_len = 4 if w in lexicon and w.endswith(("ed", "ing")) else 2
-    for cand in _candidates(w):
-        if cand in lexicon and len(cand) >= min_len:
-            return cand
-    return w if w in lexicon else _default_stem(w)
-
-
-def _lexicon() -> Collection[str]:
-    """The English words the JMdict table knows (empty if the table is missing)."""
-    from index.language import jmdict
-
-    try:
-        return jmdict.load()
-    except jmdict.TableMissing:
-        return frozenset()
-
-
-# --- Japanese side -----------------------------------------------------------------------
-
-
-def _specific(term: str) -> int:
-    """How specific a piece of a compound headword is: kanji compounds and long katakana."""
-    kanji = len(_KANJI.findall(term))
-    if kanji >= 2 and kanji == len(term):
-        return 10 + kanji
-    if _KATAKANA_TERM.match(term):
-        return 10 + len(term) // 2
-    return 0
-
-
-@lru_cache(maxsize=65536)
-def headword_term(headword: str) -> tuple[str, bool] | None:
-    """The corpus term a JMdict headword stands for, and whether it was a compound.
-
-    A headword that tokenizes to one term is that term (引き止める, 議長). A compound
-    (身柄を拘束する -> 身柄 + 拘束, 安全保障理事会 -> 安全 + 保障 + 理事会) is reduced to its most
-    specific piece -- the longest all-kanji (>= 2) or katakana (>= 3) term, the last one on a
-    tie because Japanese compounds and verb phrases are head-final -- since one group holds
-    single terms only; pieces like 置く or する say too little and make the headword skipped.
-    Callers rank compounds below single-term headwords.
-    """
-    terms = tokenize(headword)
-    if not terms:
-        return None
-    if len(terms) == 1:
-        return terms[0], False
-    best = max(range(len(terms)), key=lambda i: (_specific(terms[i]), i))
-    if _specific(terms[best]) == 0:
-        return None
-    return terms[best], True
-
-
-@lru_cache(maxsize=65536)
-def _pieces(headword: str) -> tuple[str, ...]:
-    return tuple(tokenize(headword))
-
-
-def _shared_piece(headword: str, shared: Counter[str], compounds: int) -> str | None:
-    """The piece of a compound headword that most of the key's compound headwords share.
-
-    "Russian" is glossed by ロシア語, ロシア文字, ロシア軍隊, ロシア革命: their most specific
-    pieces (文字, 革命) stand for the glosses' other words, while the piece they all have,
-    ロシア, is the key's own meaning. A piece counts when at least three headwords and half
-    of the key's compounds have it (和平 in 和平交渉 and 和平会談 is a modifier of "talks",
-    not its meaning). None when no piece is shared that widely.
-    """
-    pieces = _pieces(headword)
-    need = max(3, (compounds + 1) // 2)
-    common = [i for i, p in enumerate(pieces) if _specific(p) and shared[p] >= need]
-    if not common:
-        return None
-    return pieces[max(common, key=lambda i: (shared[pieces[i]], _specific(pieces[i]), i))]
-
-
-# --- groups ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -279,156 +65,6 @@ ACRONYMS: dict[str, str] = {
     "un": "united nation",
     "eu": "european union",
 }
-
-
-# A JMdict alternative further than this behind the best one the corpus has is dropped:
-# "president" keeps 大統領 (0.0) and 議長 (0.12) but not 代表 (from 代表取締役, 1.46).
-MAX_GAP = 0.6
-
-# Light verbs and bare nouns that JMdict lists under many English words (occupy -> 取る,
-# announce -> 出る, summit -> 上) but that match half the corpus: they count only as the
-# best translation and a main sense of the word (take -> 取る, hand -> 手).
-GENERIC_MAX_SCORE = 0.3
-GENERIC_TERMS = frozenset(
-    """取る 出る 入る 持つ 付く 掛ける 立つ 出す 置く 向く 当たる 回る 上げる 付ける
-    引く 切る 受ける 乗る 通る 出来る 遣る 上 下 中 間 端 方 手 物事 人間""".split()
-)
-
-
-# The pool a word's alternatives are chosen from: each key's candidates up to this far
-# behind its best. The dictionary keeps those within MAX_GAP of the best; the corpus-aware
-# choice (index.language.translate_select) may add others from the pool.
-POOL_GAP = 1.2
-POOL_SIZE = 12
-
-# Particles of phrasal verbs. The tokenizer drops them as stop words, so english_groups
-# finds "break out" or "set up" in the question's raw text.
-PARTICLES = frozenset({"out", "up", "off", "down", "over", "away", "back"})
-
-GLOSSARY_PATH = Path(__file__).resolve().parent.parent / "data" / "glossary_en_ja.tsv"
-
-# (corpus term, score, compound): a translation candidate; lower scores are better.
-Scored = tuple[str, float, bool]
-
-
-def glossary_key(english: str) -> str:
-    """The look-up key of a glossary line: a word as written, or a phrase lemmatized like
-    JMdict's phrase keys (death toll, state of emergency -> state emergency, broke out ->
-    break out)."""
-    words = english.lower().split()
-    if len(words) == 2 and words[1] in PARTICLES:
-        return f"{lemmatize(words[0])} {words[1]}"
-    if len(words) == 1:
-        return words[0]
-    return " ".join(lemmatize(w) for w in words if w not in STOP_WORDS)
-
-
-@lru_cache(maxsize=4)
-def glossary(path: Path = GLOSSARY_PATH) -> dict[str, tuple[str, ...]]:
-    """The hand-kept news glossary (`index/data/glossary_en_ja.tsv`): key -> headwords."""
-    table: dict[str, tuple[str, ...]] = {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return table
-    for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        english, _, japanese = line.partition("\t")
-        key = glossary_key(english)
-        if key and japanese.split():
-            table[key] = tuple(japanese.split())
-    return table
-
-
-def _scored(
-    keys: Iterable[str], has_term: Callable[[str], bool], compounds: bool = True
-) -> list[Scored]:
-    """Candidate corpus terms for English keys, best first: each key's candidates within
-    POOL_GAP of that key's best, at most POOL_SIZE of them.
-
-    The glossary comes first: the first key it lists with a headword the corpus has gives
-    the candidates (in the glossary's order, all as whole words). Otherwise JMdict's
-    headwords are reduced to corpus terms with `headword_term`, each term at its best score
-    over the keys.
-    """
-    from index.language import jmdict
-
-    keys = list(dict.fromkeys(keys))
-    entries = glossary()
-    for key in keys:
-        found: dict[str, Scored] = {}
-        for rank, headword in enumerate(entries.get(key, ())):
-            got = headword_term(headword)
-            if got is not None and got[0] not in found and has_term(got[0]):
-                found[got[0]] = (got[0], rank / 100, False)
-        if found:
-            return list(found.values())
-    looked = [jmdict.lookup_scored(key) for key in keys]
-    compound_forms = {hw for items in looked for hw, _ in items if len(_pieces(hw)) > 1}
-    shared = Counter(
-        piece for hw in compound_forms for piece in set(_pieces(hw)) if _specific(piece)
-    )
-    best: dict[str, tuple[float, bool]] = {}
-    pooled: set[str] = set()
-    for items in looked:
-        # Each key's own best candidates enter the pool, so that "talks" (協議, 会談, far
-        # down JMdict's list) competes with "talk" (話) once the corpus is asked.
-        mine: dict[str, float] = {}
-        for headword, score in items:
-            got = headword_term(headword)
-            if got is None:
-                continue
-            term, compound = got
-            if compound and not compounds:
-                continue
-            if compound:
-                term = _shared_piece(headword, shared, len(compound_forms)) or term
-            if term in mine or not has_term(term):
-                continue
-            mine[term] = score
-            old = best.get(term)
-            if old is None or score < old[0]:
-                best[term] = (score, compound)
-        if mine:
-            # Within reach of the key's best sense, in the corpus or not: "bread" is パン,
-            # and a piece of a far-down compound (一時 at 2.43) is no translation of it.
-            reach = min(items[0][1], min(mine.values())) + POOL_GAP
-            near = sorted((t for t in mine if mine[t] <= reach), key=mine.__getitem__)
-            pooled.update(near[:POOL_SIZE])
-    ranked = sorted(pooled, key=lambda t: (best[t][0], t))
-    return [(t, best[t][0], best[t][1]) for t in ranked]
-
-
-def select(pool: list[Scored]) -> list[str]:
-    """The alternatives the dictionary keeps from a candidate pool, best first.
-
-    Kept: candidates within MAX_GAP of the best; pieces of compounds only while fewer than
-    two whole-word translations are kept (so "detain" keeps 拘束 from 身柄を拘束する, but
-    "president" does not take 委員 from 委員長); a generic term only as the best candidate
-    and a main sense of the word.
-    """
-    if not pool:
-        return []
-    ranked = sorted(pool, key=lambda c: (c[1], c[0]))
-    best = ranked[0][1]
-    near = [c for c in ranked if c[1] <= best + MAX_GAP]
-    singles = sum(1 for _, _, compound in near if not compound)
-    out = []
-    for rank, (term, score, compound) in enumerate(near):
-        if compound and singles >= 2:
-            continue
-        if term in GENERIC_TERMS and not (rank == 0 and score <= GENERIC_MAX_SCORE):
-            continue
-        out.append(term)
-    return out
-
-
-def _translate(
-    keys: Iterable[str], has_term: Callable[[str], bool], compounds: bool = True
-) -> list[str]:
-    """Glossary or JMdict translations of English keys, as corpus terms, best first."""
-    return select(_scored(keys, has_term, compounds))
 
 
 def _join_latin(
@@ -481,7 +117,7 @@ def _phrase(
         key = " ".join(lemmatize(w) for w in run)
         # Only whole-word translations: "state of emergency" -> 緊急事態 would be reduced
         # to 事態 alone, worse than the two words translated one by one.
-        found = _scored([key], has_term, compounds=False)
+        found = scored([key], has_term, compounds=False)
         if found:
             return " ".join(run), key, found, n
     return None
@@ -503,7 +139,7 @@ def _phrasal(
     """A phrasal verb (break out) through its own key and its nouns (outbreak, breakout)."""
     base = lemmatize(w)
     key = f"{base} {particle}"
-    found = _scored([key, particle + base, base + particle], has_term)
+    found = scored([key, particle + base, base + particle], has_term)
     return (f"{w} {particle}", key, found) if found else None
 
 
@@ -531,6 +167,107 @@ class _Slot:
             # translates is shown with no terms, so the user sees it was not searched.
             shown = source != "term" or not has_term(group.terms[0])
         return group, shown
+
+
+@dataclass
+class _Context:
+    """What every matcher reads: the question's words and the corpus's vocabulary."""
+
+    words: list[str]
+    has_term: Callable[[str], bool]
+    names: NameIndex | None
+    vocab: VocabularyIndex | None
+    particles: dict[str, str]  # English word -> the particle after it (broke -> out)
+
+
+# A matcher looks at words[i:]: None when it does not apply, else the slot it makes (None:
+# the words are dropped) and how many words it took.
+Match = tuple[_Slot | None, int] | None
+
+
+def _match_japanese(ctx: _Context, i: int) -> Match:
+    w = ctx.words[i]
+    if is_english_word(w):
+        return None
+    return _japanese_slot(w, ctx.has_term, ctx.names, ctx.vocab), 1
+
+
+def _match_acronym(ctx: _Context, i: int) -> Match:
+    """Letters of an acronym the tokenizer split apart: "U.S." -> u, s. A lone letter is
+    dropped."""
+    words = ctx.words
+    if len(words[i]) != 1:
+        return None
+    j = i
+    while j < len(words) and len(words[j]) == 1 and is_english_word(words[j]):
+        j += 1
+    acronym = "".join(words[i:j])
+    taken = max(j - i, 1)
+    if j - i < 2:
+        return None, taken
+    if ctx.has_term(acronym):
+        return _Slot(acronym, [], "latin", as_written=(acronym,), shown=False), taken
+    if acronym in ACRONYMS and (found := scored([ACRONYMS[acronym]], ctx.has_term)):
+        return _Slot(acronym, found, lemma=ACRONYMS[acronym], shown=True), taken
+    return None, taken
+
+
+def _match_joined_latin(ctx: _Context, i: int) -> Match:
+    joined = _join_latin(ctx.words, i, ctx.has_term)
+    if joined is None:
+        return None
+    label, term, n = joined
+    return _Slot(label, [], "latin", as_written=(term,), shown=False), n
+
+
+def _match_stop_word(ctx: _Context, i: int) -> Match:
+    return (None, 1) if ctx.words[i] in STOP_WORDS else None
+
+
+def _match_joined_name(ctx: _Context, i: int) -> Match:
+    spelled = _joined_name(ctx.words, i, ctx.names)
+    if spelled is None:
+        return None
+    label, found, n = spelled
+    return _Slot(label, [], "name", named=tuple(found), shown=True), n
+
+
+def _match_phrasal_verb(ctx: _Context, i: int) -> Match:
+    w = ctx.words[i]
+    if w not in ctx.particles or ctx.has_term(w):
+        return None
+    phrasal = _phrasal(w, ctx.particles[w], ctx.has_term)
+    if phrasal is None:
+        return None
+    label, key, found = phrasal
+    return _Slot(label, found, lemma=key, shown=True), 1
+
+
+def _match_phrase(ctx: _Context, i: int) -> Match:
+    if ctx.has_term(ctx.words[i]):
+        return None
+    phrase = _phrase(ctx.words, i, ctx.has_term)
+    if phrase is None:
+        return None
+    label, key, found, n = phrase
+    return _Slot(label, found, lemma=key, shown=True), n
+
+
+def _match_word(ctx: _Context, i: int) -> Match:
+    return _word_slot(ctx.words[i], ctx.has_term, ctx.names), 1
+
+
+# In order of trust; the first that applies takes the words (the last always applies).
+MATCHERS: tuple[Callable[[_Context, int], Match], ...] = (
+    _match_japanese,
+    _match_acronym,
+    _match_joined_latin,
+    _match_stop_word,
+    _match_joined_name,
+    _match_phrasal_verb,
+    _match_phrase,
+    _match_word,
+)
 
 
 def english_groups(
@@ -564,78 +301,21 @@ def english_groups(
     """
     cap = max(1, max_alternatives)
     words = [t for t in terms if t]
-    particles = _phrasal_particles(text) if text else {}
-    slots: list[_Slot] = []
-    seen: set[str] = set()
-
-    def add(slot: _Slot) -> None:
-        if slot.label not in seen:
-            seen.add(slot.label)
-            slots.append(slot)
-
+    ctx = _Context(words, has_term, names, vocab, _phrasal_particles(text) if text else {})
+    slots: dict[str, _Slot] = {}  # by label: a word asked twice is one group
     i = 0
     while i < len(words):
-        w = words[i]
-        if not is_english_word(w):
-            add(_japanese_slot(w, has_term, names, vocab))
-            i += 1
-            continue
-
-        # Letters of an acronym the tokenizer split apart: "U.S." -> u, s.
-        if len(w) == 1:
-            j = i
-            while j < len(words) and len(words[j]) == 1 and is_english_word(words[j]):
-                j += 1
-            if j - i >= 2:
-                acronym = "".join(words[i:j])
-                if has_term(acronym):
-                    add(_Slot(acronym, [], "latin", as_written=(acronym,), shown=False))
-                elif acronym in ACRONYMS:
-                    found = _scored([ACRONYMS[acronym]], has_term)
-                    if found:
-                        add(_Slot(acronym, found, lemma=ACRONYMS[acronym], shown=True))
-            i = max(j, i + 1)
-            continue
-
-        joined = _join_latin(words, i, has_term)
-        if joined is not None:
-            label, term, n = joined
-            add(_Slot(label, [], "latin", as_written=(term,), shown=False))
-            i += n
-            continue
-
-        if w in STOP_WORDS:
-            i += 1
-            continue
-
-        spelled = _joined_name(words, i, names)
-        if spelled is not None:
-            label, found_names, n = spelled
-            add(_Slot(label, [], "name", named=tuple(found_names), shown=True))
-            i += n
-            continue
-
-        if w in particles and not has_term(w):
-            phrasal = _phrasal(w, particles[w], has_term)
-            if phrasal is not None:
-                label, key, found = phrasal
-                add(_Slot(label, found, lemma=key, shown=True))
-                i += 1
-                continue
-
-        if not has_term(w):
-            phrase = _phrase(words, i, has_term)
-            if phrase is not None:
-                label, key, found, n = phrase
-                add(_Slot(label, found, lemma=key, shown=True))
-                i += n
-                continue
-
-        slot = _word_slot(w, has_term, names)
+        slot, taken = next(m for m in (match(ctx, i) for match in MATCHERS) if m is not None)
         if slot is not None:
-            add(slot)
-        i += 1
+            slots.setdefault(slot.label, slot)
+        i += taken
+    return _groups(list(slots.values()), corpus, cap, has_term)
 
+
+def _groups(
+    slots: list[_Slot], corpus: Passages | None, cap: int, has_term: Callable[[str], bool]
+) -> tuple[list[TermGroup], dict[str, list[str]]]:
+    """Choose each slot's alternatives (the dictionary's choice, revised by the corpus)."""
     chosen = [select(slot.pool) for slot in slots]
     if corpus is not None:
         chosen = _corpus_choice(slots, chosen, corpus, cap, has_term)
@@ -674,7 +354,7 @@ def _corpus_choice(
         pool = [
             (t, a)
             for (t, _, _), a in zip(slot.pool, assoc, strict=True)
-            if t not in GENERIC_TERMS or t in first
+            if t not in lexicon.GENERIC_TERMS or t in first
         ]
         out.append(translate_select.revise(first, [t for t, _ in pool], [a for _, a in pool]))
     return out
@@ -712,7 +392,7 @@ def _japanese_slot(
     keys = [] if _is_proper_noun(w) else colloquial.english_keys(w)
     # Only a key's leading senses: a bridge through two dictionaries drifts fast
     # (天気 -> weather -> 乗り切る, "to weather a storm").
-    pool = [c for c in _scored(keys, has_term) if c[1] <= colloquial.MAX_BRIDGE] if keys else []
+    pool = [c for c in scored(keys, has_term) if c[1] <= colloquial.MAX_BRIDGE] if keys else []
     if pool:
         return _Slot(w, pool, "colloquial", lemma="/".join(keys), shown=True)
     return _Slot(w, [], "term", as_written=(w,), shown=False)
@@ -733,59 +413,15 @@ def _word_slot(w: str, has_term: Callable[[str], bool], names: NameIndex | None)
     as_written = [t for t in keys if has_term(t)]
     # A word the corpus has as written (csto, lpg) only takes whole-word translations:
     # reducing a compound headword to one piece (LPG -> 液化石油ガス -> 石油) would drift.
-    pool = _scored(keys, has_term, compounds=not as_written)
+    pool = scored(keys, has_term, compounds=not as_written)
     if not pool:
         # protesters -> protest: the corpus writes 抗議者 as 抗議 + 者 anyway;
         # peacekeepers -> peacekeeping.
-        derived = _agent_verb(lemma)
+        derived = agent_verb(lemma)
         if derived:
             keys.append(derived)
-            pool = _scored([derived], has_term, compounds=not as_written)
-    named = tuple(_names(w, keys, names))
+            pool = scored([derived], has_term, compounds=not as_written)
+    named = tuple(name_matches(w, keys, names))
     return _Slot(
         w, pool, lemma=lemma if lemma != w else "", named=named, as_written=tuple(as_written)
     )
-
-
-def _agent_verb(noun: str) -> str | None:
-    """The verb or activity an agent noun is made from (protester -> protest, peacekeeper ->
-    peacekeeping), if JMdict or the glossary knows it."""
-    from index.language import jmdict
-
-    if len(noun) < 6 or not noun.endswith(("er", "or", "ist")):
-        return None
-    stem = noun[:-3] if noun.endswith("ist") else noun[:-2]
-    doubled = stem[:-1] if stem[-1:] == stem[-2:-1] else ""
-    for cand in (stem, stem + "e", doubled, stem + "ing", doubled and stem + "ing"):
-        if len(cand) >= 4 and (jmdict.lookup_scored(cand) or cand in glossary()):
-            return cand
-    return None
-
-
-def _names(w: str, keys: list[str], names: NameIndex | None) -> list[str]:
-    """Katakana corpus terms that `w` transliterates.
-
-    Sound alone cannot tell a name from an English word (core ~ コレ, passion ~ パシヤン), so
-    a word JMdict knows only takes a name match that is a spelling variant of one of its
-    own leading katakana headwords (sultan: JMdict サルタン, corpus スルタン); a word JMdict
-    does not know (tokayev, almaty) is taken to be a name.
-    """
-    if names is None or len(w) < 3:
-        return []
-    found = names.match(w)
-    if not found:
-        return []
-    from index.language import jmdict
-    from index.language.names import spelling_variants
-
-    known = [item for key in keys for item in jmdict.lookup_scored(key)]
-    if not known:
-        return found
-    best = min(score for _, score in known)
-    katakana = [hw for hw, score in known if score <= best + MAX_GAP and _KATAKANA_TERM.match(hw)]
-    return [t for t in found if any(spelling_variants(k, t) for k in katakana)]
-
-
-def translate_words(words: Iterable[str], has_term: Callable[[str], bool]) -> dict[str, list[str]]:
-    """JMdict translations of single English words, for diagnostics and tests."""
-    return {w: _translate([lemmatize(w), w], has_term) for w in words}

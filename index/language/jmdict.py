@@ -23,11 +23,9 @@ import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from index.errors import TableMissing
+
 TABLE_PATH = Path(__file__).resolve().parent.parent / "data" / "en_ja.tsv.gz"
-
-
-class TableMissing(RuntimeError):
-    """Raised when the generated table is absent (a broken install or checkout)."""
 
 
 Scored = tuple[tuple[str, float], ...]

@@ -15,6 +15,8 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from index.errors import TokenizerMissing
+
 TOKENIZER_VERSION = "2"
 
 # Parts of speech (UniDic pos1) that carry meaning; particles, auxiliaries, symbols and
@@ -93,10 +95,6 @@ class Token:
     end: int
     pos: str  # UniDic pos1-pos2-pos3, for answer-type detection
     surface: str
-
-
-class TokenizerMissing(RuntimeError):
-    """Raised with install instructions when fugashi or its dictionary is absent."""
 
 
 _local = threading.local()

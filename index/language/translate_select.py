@@ -122,6 +122,9 @@ class Association(NamedTuple):
 _NONE = Association(0.0, 0, 0)
 
 
+# Longer than most functions here on purpose: the bitmap of which passages hold which word
+# is built once and read by every candidate, and splitting the loops would pass it around
+# for no gain in clarity.
 def cohesion(
     candidates: Sequence[Sequence[str]],
     context: Sequence[Sequence[str]],

@@ -13,11 +13,8 @@ of passages holding any of them, so a word with twelve translations weighs like 
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -402,47 +399,14 @@ def _invert_added(new_ids, found, added, n):
 ARRAYS = ("doc_len", "offsets", "docs", "tfs", "impacts", "max_impact")
 
 
-def save_postings(postings: Postings, directory: Path) -> None:
-    """Write the arrays and fsync them, so a later rename publishes complete files."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for name in ARRAYS:
-        path = directory / f"{name}.npy"
-        with open(path, "wb") as fh:
-            np.save(fh, getattr(postings, name))
-            fh.flush()
-            os.fsync(fh.fileno())
-    meta = {
-        "format": FORMAT,
-        "k1": postings.k1,
-        "b": postings.b,
-        "epsilon": postings.epsilon,
-        "n": postings.n,
-        "vocabulary": postings.vocabulary_size,
-    }
-    (directory / "postings.json").write_text(json.dumps(meta))
-
-
-def load_postings(directory: Path, mmap: bool = True) -> Postings:
-    """Map a generation's arrays; raises ValueError when they are missing or inconsistent."""
-    try:
-        meta = json.loads((directory / "postings.json").read_text())
-        if not isinstance(meta, dict):
-            raise ValueError("postings.json is not an object")
-        arrays = {
-            name: np.load(directory / f"{name}.npy", mmap_mode="r" if mmap else None)
-            for name in ARRAYS
-        }
-        consistent = (
-            meta["format"] == FORMAT
-            and len(arrays["doc_len"]) == meta["n"]
-            and len(arrays["offsets"]) == meta["vocabulary"] + 1
-            and len(arrays["docs"]) == len(arrays["tfs"]) == len(arrays["impacts"])
-            and len(arrays["max_impact"]) == meta["vocabulary"]
-            and (not len(arrays["offsets"]) or int(arrays["offsets"][-1]) == len(arrays["docs"]))
-        )
-        params = {key: float(meta[key]) for key in ("k1", "b", "epsilon")}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"index arrays in {directory} are missing or unreadable: {exc}") from exc
-    if not consistent:
-        raise ValueError(f"index arrays in {directory} do not match each other")
-    return Postings(**arrays, **params)
+def consistent(arrays: dict[str, np.ndarray], n: int, vocabulary: int) -> bool:
+    """Whether loaded arrays fit together and the sizes recorded with them (a torn or
+    foreign generation must be refused, not scored)."""
+    offsets = arrays["offsets"]
+    return (
+        len(arrays["doc_len"]) == n
+        and len(offsets) == vocabulary + 1
+        and len(arrays["docs"]) == len(arrays["tfs"]) == len(arrays["impacts"])
+        and len(arrays["max_impact"]) == vocabulary
+        and (not len(offsets) or int(offsets[-1]) == len(arrays["docs"]))
+    )

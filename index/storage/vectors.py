@@ -2,23 +2,19 @@
 
 Encoding costs about 6 ms a passage on this class of machine, so a rebuild must never
 re-encode what it already has: vectors are stored per generation, in passage order, next to
-the BM25 arrays (`vectors.npy`, float16) with `vectors.json` naming the model, and the next
-build copies the rows of passages that survived by passage id.
+the BM25 arrays (float16, see `GenerationFiles`) with a manifest naming the model, and the
+next build copies the rows of passages that survived by passage id.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
 from index.retrieval import semantic
+from index.storage.generation import GenerationFiles
 
-FILE = "vectors.npy"
-MANIFEST = "vectors.json"
 # Above this many passages vectors are not built unless asked for (`--rerank`): at about
 # 170 passages/s a million passages would take well over an hour on two cores.
 AUTO_LIMIT = 50_000
@@ -35,32 +31,14 @@ def wanted(requested: bool | None, passages: int) -> bool:
     return passages <= AUTO_LIMIT and semantic.available()
 
 
-def load(directory: Path, rows: int) -> tuple[np.ndarray, str] | None:
-    """(vectors, model name) of a generation, None when it has none; ValueError when the
-    manifest promises vectors that are missing or do not fit the generation."""
-    manifest = directory / MANIFEST
-    if not manifest.exists():
-        return None
-    try:
-        meta = json.loads(manifest.read_text())
-        vectors = np.load(directory / FILE, mmap_mode="r")
-    except (OSError, ValueError) as exc:
-        raise ValueError(
-            f"passage vectors in {directory} are missing or unreadable: {exc}"
-        ) from exc
-    if vectors.ndim != 2 or len(vectors) != rows or vectors.shape[1] != meta.get("dim"):
-        raise ValueError(f"passage vectors in {directory} do not match the passages")
-    return vectors, str(meta.get("model", ""))
-
-
 def build(
-    directory: Path,
+    files: GenerationFiles,
     passage_ids: np.ndarray,
     previous: tuple[np.ndarray, np.ndarray, str] | None,
     texts: Texts,
     progress: Progress,
 ) -> int:
-    """Write the vectors of `passage_ids` into `directory`; returns how many were encoded.
+    """Write the vectors of `passage_ids` into `files`; returns how many were encoded.
 
     `previous` is (passage ids, vectors, model) of the live generation, reused row by row
     when its model is the current one.
@@ -81,14 +59,5 @@ def build(
         chunk = todo[start : start + semantic.BATCH * 8]
         out[chunk] = semantic.quantize(encoder.encode(texts(passage_ids[chunk])))
         progress(start + len(chunk), len(todo), "passages encoded")
-    _save(directory, out, encoder)
+    files.save_vectors(out, encoder.name)
     return len(todo)
-
-
-def _save(directory: Path, vectors: np.ndarray, encoder: semantic.Encoder) -> None:
-    with open(directory / FILE, "wb") as fh:
-        np.save(fh, vectors)
-        fh.flush()
-        os.fsync(fh.fileno())
-    manifest = {"model": encoder.name, "dim": encoder.dim, "rows": len(vectors)}
-    (directory / MANIFEST).write_text(json.dumps(manifest))

@@ -1,0 +1,268 @@
+"""Every SQL statement the engine and the build run, as typed functions over a connection.
+
+`store.py` owns the schema and the connection; this module owns what is read and written
+through it, so the rest of `index/` (and nothing in `bot/`) never spells SQL. Functions take
+the aiosqlite connection and return plain values, rows as tuples or small dataclasses.
+Reading functions never change the connection's state (a row factory, say), because one
+connection is shared by concurrent questions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+import numpy as np
+
+from index.models import Document
+
+LIVE = "retired_gen IS NULL"  # a document the current generation can see
+
+
+@dataclass(frozen=True)
+class PassageRow:
+    """A passage with what a citation needs of its document."""
+
+    id: int
+    ordinal: int
+    start: int
+    end: int
+    line_start: int
+    line_end: int
+    text: str
+    path: str
+    title: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    path: str
+    title: str
+    passages: int
+    url: str | None
+    head: str  # the first 400 characters
+
+
+# ---- the engine ----------------------------------------------------------------------------
+
+
+async def data_version(db: aiosqlite.Connection) -> int:
+    """Changes only when another connection has committed (SQLite's PRAGMA data_version)."""
+    async with db.execute("PRAGMA data_version") as cur:
+        return (await cur.fetchone())[0]
+
+
+async def live_generation(db: aiosqlite.Connection) -> int | None:
+    """The generation `meta` names as live, or None before the first build."""
+    async with db.execute("SELECT value FROM meta WHERE key = 'generation'") as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else None
+
+
+async def terms_between(db: aiosqlite.Connection, first: int, end: int) -> list[tuple[str, int]]:
+    """(term, id) for ids in [first, end): terms are append-only, so a reader that knows the
+    first ids only reads the rest."""
+    async with db.execute(
+        "SELECT term, id FROM terms WHERE id >= ? AND id < ?", (first, end)
+    ) as cur:
+        return list(await cur.fetchall())
+
+
+async def passage_rows(db: aiosqlite.Connection, ids: Sequence[int]) -> dict[int, PassageRow]:
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    async with db.execute(
+        "SELECT p.id, p.ordinal, p.start, p.end, p.line_start, p.line_end, p.text, "
+        "d.path, d.title, d.url FROM passages p JOIN documents d ON d.id = p.doc_id "
+        f"WHERE p.id IN ({marks})",
+        list(ids),
+    ) as cur:
+        return {row[0]: PassageRow(*row) for row in await cur.fetchall()}
+
+
+async def find_documents(db: aiosqlite.Connection, text: str, limit: int) -> list[DocumentRow]:
+    """Live documents whose title or path contains `text` (LIKE wildcards escaped)."""
+    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    async with db.execute(
+        "SELECT path, title, passages, url, substr(text, 1, 400) FROM documents "
+        f"WHERE {LIVE} AND (title LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\')"
+        " ORDER BY title LIMIT ?",
+        (like, like, limit),
+    ) as cur:
+        return [DocumentRow(*row) for row in await cur.fetchall()]
+
+
+async def document_named(db: aiosqlite.Connection, name: str) -> DocumentRow | None:
+    """The live document with this path, or else this title."""
+    async with db.execute(
+        "SELECT path, title, passages, url, substr(text, 1, 400) FROM documents "
+        f"WHERE {LIVE} AND (path = ? OR title = ?) ORDER BY path = ? DESC LIMIT 1",
+        (name, name, name),
+    ) as cur:
+        row = await cur.fetchone()
+    return DocumentRow(*row) if row else None
+
+
+async def log_question(
+    db: aiosqlite.Connection,
+    *,
+    at: str,
+    guild_id: int | None,
+    channel_id: int | None,
+    question: str,
+    docs: list[str],
+    latency_ms: float,
+    declined: str | None,
+) -> None:
+    """One row of the query log; who asked is never stored."""
+    await db.execute(
+        "INSERT INTO query_log(at, guild_id, channel_id, question, top_docs, hits, "
+        "latency_ms, declined) VALUES(?,?,?,?,?,?,?,?)",
+        (
+            at,
+            guild_id,
+            channel_id,
+            question,
+            json.dumps(docs, ensure_ascii=False),
+            len(docs),
+            latency_ms,
+            declined,
+        ),
+    )
+    await db.commit()
+
+
+async def count_live_documents(db: aiosqlite.Connection) -> int:
+    async with db.execute(f"SELECT COUNT(*) FROM documents WHERE {LIVE}") as cur:
+        return (await cur.fetchone())[0]
+
+
+async def count_answered(db: aiosqlite.Connection) -> int:
+    async with db.execute("SELECT COUNT(*) FROM query_log WHERE hits > 0") as cur:
+        return (await cur.fetchone())[0]
+
+
+# ---- the build -----------------------------------------------------------------------------
+
+
+async def begin_write(db: aiosqlite.Connection) -> None:
+    """Take the write lock now, so a build's rows and its `meta` commit as one transaction."""
+    await db.execute("BEGIN IMMEDIATE")
+
+
+async def sweep_retired(db: aiosqlite.Connection, up_to: int) -> None:
+    """Drop documents (and their passages) retired at or before generation `up_to`: no
+    reader can still be answering from those."""
+    await db.execute(
+        "DELETE FROM passages WHERE doc_id IN "
+        "(SELECT id FROM documents WHERE retired_gen IS NOT NULL AND retired_gen <= ?)",
+        (up_to,),
+    )
+    await db.execute(
+        "DELETE FROM documents WHERE retired_gen IS NOT NULL AND retired_gen <= ?", (up_to,)
+    )
+    await db.commit()
+
+
+async def retire_all(db: aiosqlite.Connection, generation: int) -> None:
+    await db.execute(f"UPDATE documents SET retired_gen = ? WHERE {LIVE}", (generation,))
+
+
+async def retire(db: aiosqlite.Connection, generation: int, doc_ids: Iterable[int]) -> None:
+    await db.executemany(
+        "UPDATE documents SET retired_gen = ? WHERE id = ?", [(generation, i) for i in doc_ids]
+    )
+
+
+async def live_documents(db: aiosqlite.Connection) -> dict[str, tuple[int, str]]:
+    """path -> (id, sha256) of the live documents."""
+    async with db.execute(f"SELECT path, id, sha256 FROM documents WHERE {LIVE}") as cur:
+        return {path: (doc_id, sha) for path, doc_id, sha in await cur.fetchall()}
+
+
+async def vocabulary(db: aiosqlite.Connection) -> dict[str, int]:
+    async with db.execute("SELECT term, id FROM terms") as cur:
+        return dict(await cur.fetchall())
+
+
+async def vocabulary_size(db: aiosqlite.Connection) -> int:
+    async with db.execute("SELECT COUNT(*) FROM terms") as cur:
+        return (await cur.fetchone())[0]
+
+
+async def add_terms(db: aiosqlite.Connection, first_id: int, terms: Sequence[str]) -> None:
+    await db.executemany(
+        "INSERT INTO terms(id, term) VALUES(?, ?)", [(first_id + i, t) for i, t in enumerate(terms)]
+    )
+
+
+async def add_document(
+    db: aiosqlite.Connection, doc: Document, generation: int, passages: Sequence[tuple]
+) -> None:
+    """A document and its passages, each (ordinal, start, end, line_start, line_end, text,
+    term-id blob)."""
+    cur = await db.execute(
+        "INSERT INTO documents(path, title, url, date, sha256, mtime, encoding, text, "
+        "passages, added_gen) VALUES(?,?,?,?,?,?,?,?,?,?)",
+        (
+            doc.path,
+            doc.title,
+            doc.url,
+            doc.date,
+            doc.sha256,
+            doc.mtime,
+            doc.encoding,
+            doc.text,
+            len(passages),
+            generation,
+        ),
+    )
+    doc_id = cur.lastrowid
+    await db.executemany(
+        "INSERT INTO passages(doc_id, ordinal, start, end, line_start, line_end, text, terms)"
+        " VALUES(?,?,?,?,?,?,?,?)",
+        [(doc_id, *row) for row in passages],
+    )
+
+
+async def live_passage_ids(db: aiosqlite.Connection) -> np.ndarray:
+    """The live passages' ids in index order (by document path, then position)."""
+    async with db.execute(
+        "SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id "
+        f"WHERE d.{LIVE} ORDER BY d.path, p.ordinal"
+    ) as cur:
+        rows = await cur.fetchall()
+    # 1M rows are ~0.1 s of Python: off the event loop that may be serving questions.
+    return await asyncio.to_thread(
+        lambda: np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    )
+
+
+async def live_term_blobs(db: aiosqlite.Connection) -> list[bytes]:
+    """Each live passage's term ids (int32 bytes), in index order."""
+    async with db.execute(
+        "SELECT p.terms FROM passages p JOIN documents d ON d.id = p.doc_id "
+        f"WHERE d.{LIVE} ORDER BY d.path, p.ordinal"
+    ) as cur:
+        return [r[0] for r in await cur.fetchall()]
+
+
+async def term_ids_of(db: aiosqlite.Connection, ids: Sequence[int]) -> dict[int, np.ndarray]:
+    """passage id -> its term ids, for a chunk of passages."""
+    marks = ",".join("?" * len(ids))
+    async with db.execute(
+        f"SELECT id, terms FROM passages WHERE id IN ({marks})", list(ids)
+    ) as cur:
+        return {pid: np.frombuffer(blob, dtype=np.int32) for pid, blob in await cur.fetchall()}
+
+
+async def live_passage_texts(db: aiosqlite.Connection) -> dict[int, str]:
+    async with db.execute(
+        f"SELECT p.id, p.text FROM passages p JOIN documents d ON d.id = p.doc_id WHERE d.{LIVE}"
+    ) as cur:
+        return dict(await cur.fetchall())

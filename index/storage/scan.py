@@ -1,0 +1,89 @@
+"""The change scan of a build: which corpus files are new, changed, removed or unreadable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from index.models import Document, ReindexReport
+from index.storage import ingest
+
+BATCH_CHARS = 500_000  # characters of documents handed to a tokenizing worker at once
+
+Progress = Callable[..., None]  # (done, total, unit, passages=None) for progress bars
+Live = dict[str, tuple[int, str]]  # path -> (document id, sha256) of the live documents
+
+
+class ChangeScan:
+    """Compares the corpus with the live documents (by sha256) and reads what changed.
+
+    Skipped files go into the report's warnings; a skipped file that was indexed before keeps
+    its previous version (it is not counted as removed)."""
+
+    def __init__(self, report: ReindexReport, progress: Progress, live: Live) -> None:
+        self.report = report
+        self.progress = progress
+        self.live = live
+
+    def changed(self, files: list[ingest.CorpusFile]) -> list[tuple[ingest.CorpusFile, int]]:
+        """(file, size) of the files that are new or changed. Runs in a worker thread:
+        reading and hashing a large corpus would otherwise hold up the event loop of a bot
+        answering questions during /reindex (hashlib and file reads release the GIL)."""
+        changed: list[tuple[ingest.CorpusFile, int]] = []
+        for i, file in enumerate(files):
+            self.progress(i, len(files), "files checked")
+            try:
+                data = ingest.read_bytes(file)
+            except ingest.SkipFile as exc:
+                self.skip(file.rel, str(exc))
+                continue
+            old = self.live.get(file.rel)
+            if old and old[1] == ingest.sha256_of(data):
+                self.report.unchanged += 1
+            else:
+                changed.append((file, len(data)))
+        self.progress(len(files), len(files), "files checked")
+        return changed
+
+    def removed(self, files: list[ingest.CorpusFile], unlisted: list[tuple[str, str]]) -> list:
+        """Ids of live documents whose file is gone (files in folders that could not be
+        listed are kept, like skipped files)."""
+        for folder, reason in unlisted:
+            self.skip(folder, f"folder could not be listed ({reason})")
+        listed = {f.rel for f in files}
+        hidden = tuple(_folder_prefix(folder) for folder, _ in unlisted)
+        return [
+            doc_id
+            for path, (doc_id, _) in self.live.items()
+            if path not in listed and not path.startswith(hidden)
+        ]
+
+    def skip(self, rel: str, reason: str) -> None:
+        self.report.skipped += 1
+        kept = " (its previous version stays indexed)" if rel in self.live else ""
+        self.report.warnings.append(f"skipped {rel}: {reason}{kept}")
+
+    def batches(self, changed, catalog: dict) -> Iterator[list[Document]]:
+        """Decoded documents in batches of about BATCH_CHARS characters."""
+        batch: list[Document] = []
+        size = 0
+        for file, _ in changed:
+            try:
+                data = ingest.read_bytes(file)
+                doc = ingest.make_document(file, data, file.path.stat().st_mtime, catalog)
+            except (ingest.SkipFile, OSError) as exc:
+                self.skip(file.rel, str(exc))
+                continue
+            if note := ingest.invalid_bytes_note(doc):
+                self.report.warnings.append(note)
+            batch.append(doc)
+            size += len(doc.text)
+            if size >= BATCH_CHARS:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+
+def _folder_prefix(folder: str) -> str:
+    """What the paths of documents inside `folder` (relative, "." for the root) start with."""
+    return "" if folder in ("", ".") else folder + "/"
