@@ -20,10 +20,22 @@ import numpy as np
 import pytest
 
 from index.retrieval import semantic
+from index.storage.generation import (
+    PASSAGE_IDS,
+    POSTINGS_META,
+    VECTORS,
+    VECTORS_META,
+    GenerationFiles,
+)
 from tests.conftest import BUNDLED, run_cli
 
 QUESTIONS = ["CSTOの議長は誰?", "カザフスタンで拘束された人数は", "who chairs CSTO?"]
 DB = Path("data/shirabe.db")
+
+def array_file(name: str) -> str:
+    """The file name of a BM25 array of a generation ("docs" -> its file)."""
+    return GenerationFiles(Path(".")).path(name).name
+
 GEN = Path("data/shirabe.db.gen/000001")
 
 Damage = Callable[[Path], None]  # gets the work directory
@@ -154,16 +166,18 @@ CASES: dict[str, Case] = {
     "other_dictionary_version": Case(
         set_meta("dictionary_version", "unidic-lite 0.0.1"), "(dictionary_version)"
     ),
-    "missing_array": Case(remove("docs.npy"), "missing or unreadable"),
-    "random_array": Case(overwrite("tfs.npy", random.Random(3).randbytes(999)), "unreadable"),
-    "truncated_array": Case(truncate_file("docs.npy"), "unreadable"),
-    "mismatched_passage_ids": Case(shorten_array("passage_ids.npy"), "do not match"),
+    "missing_array": Case(remove(array_file("docs")), "missing or unreadable"),
+    "random_array": Case(
+        overwrite(array_file("tfs"), random.Random(3).randbytes(999)), "unreadable"
+    ),
+    "truncated_array": Case(truncate_file(array_file("docs")), "unreadable"),
+    "mismatched_passage_ids": Case(shorten_array(PASSAGE_IDS), "do not match"),
     "missing_generation_directory": Case(remove_generation, "missing"),
-    "postings_manifest_not_an_object": Case(overwrite("postings.json", b"[1, 2]"), "unreadable"),
-    "missing_vectors": Case(remove("vectors.npy"), "passage vectors", vectors=True),
-    "mismatched_vectors": Case(shorten_array("vectors.npy"), "do not match", vectors=True),
+    "postings_manifest_not_an_object": Case(overwrite(POSTINGS_META, b"[1, 2]"), "unreadable"),
+    "missing_vectors": Case(remove(VECTORS), "passage vectors", vectors=True),
+    "mismatched_vectors": Case(shorten_array(VECTORS), "do not match", vectors=True),
     "vectors_of_another_model": Case(
-        edit_json("vectors.json", model="another-encoder-v0"), "another-encoder-v0", vectors=True
+        edit_json(VECTORS_META, model="another-encoder-v0"), "another-encoder-v0", vectors=True
     ),
 }
 
@@ -230,7 +244,7 @@ def test_damaged_index_is_rebuilt_or_refused_with_a_message(
     template: tuple[Path, dict[bool, list]], tmp_path: Path, name: str
 ) -> None:
     case = CASES[name]
-    if case.vectors and not (template[0] / GEN / "vectors.npy").exists():
+    if case.vectors and not (template[0] / GEN / VECTORS).exists():
         pytest.skip("the sentence encoder is not installed: the index has no passage vectors")
     work = damaged_copy(template[0], tmp_path / "work", case.damage)
     clean = template[1][case.vectors]

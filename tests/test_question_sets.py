@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -53,3 +55,14 @@ def test_kinds_are_known_and_unanswerable_ones_have_no_evidence(name):
     per_language = Counter(q.kind for q in questions if q.kind.startswith("unanswerable"))
     assert set(per_language) == {"unanswerable-en", "unanswerable-ja"}
     assert min(per_language.values()) >= 10
+
+
+def test_the_main_set_passes_its_own_checker():
+    """tests/data/check_questions.py holds the stricter rules of questions.jsonl (evidence
+    length, dev/test balance, headline questions, near-miss unanswerables); run it."""
+    checker = ROOT / "tests" / "data" / "check_questions.py"
+    result = subprocess.run(
+        [sys.executable, str(checker)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.stdout.rstrip().endswith("OK")
