@@ -59,6 +59,8 @@ def render_report(report: ReindexReport) -> str:
         f"  files added {report.added}, changed {report.changed}, removed {report.removed}, "
         f"skipped {report.skipped}, unchanged {report.unchanged}",
     ]
+    if report.retitled:
+        lines.append(f"  titles, links or dates updated from the catalog: {report.retitled}")
     lines.extend(f"  warning: {w}" for w in report.warnings)
     return "\n".join(lines)
 

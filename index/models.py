@@ -149,6 +149,7 @@ class ReindexReport:
     removed: int = 0
     skipped: int = 0  # files that could not be read or decoded (see warnings)
     unchanged: int = 0
+    retitled: int = 0  # unchanged files whose title, url or date changed (catalog edits)
     documents: int = 0
     passages: int = 0
     passages_tokenized: int = 0  # passages of added or changed files

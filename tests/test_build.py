@@ -226,3 +226,21 @@ def test_incremental_arrays_equal_a_full_inversion(corpus, db_path):
     fresh = bm25.build_postings(np.concatenate(lists), offsets, vocabulary)
     for name in ("doc_len", "offsets", "docs", "tfs"):
         np.testing.assert_array_equal(getattr(updated, name), getattr(fresh, name), err_msg=name)
+
+
+def test_a_catalog_edit_applies_with_no_document_changed(corpus, db_path):
+    build(corpus, db_path)
+    name = sorted(p.name for p in corpus.glob("*.txt"))[1]
+    (corpus / "catalog.toml").write_text(
+        f'["{name}"]\ntitle = "カタログの題"\nurl = "https://example.org/a"\n', encoding="utf-8"
+    )
+    report = build(corpus, db_path)
+    assert (report.added, report.changed, report.unchanged) == (0, 0, 5)
+    assert report.retitled == 1
+    con = sqlite3.connect(db_path)
+    row = con.execute(
+        "SELECT title, url FROM documents WHERE path = ? AND retired_gen IS NULL", (name,)
+    ).fetchone()
+    con.close()
+    assert row == ("カタログの題", "https://example.org/a")
+    assert build(corpus, db_path).retitled == 0  # the same catalog is not applied twice

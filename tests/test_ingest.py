@@ -46,14 +46,6 @@ def test_html_keeps_visible_text_only():
     assert ingest.html_to_text(html) == "題名\n本文です。"
 
 
-def test_title_is_first_nonempty_line_trimmed():
-    assert ingest.title_of("\n\n  最初の行  \n次", "f.txt") == "最初の行"
-    long = "あ" * 200
-    title = ingest.title_of(long, "f.txt")
-    assert len(title) == ingest.TITLE_CHARS and title.endswith("…")
-    assert ingest.title_of("   \n", "f.txt") == "f.txt"
-
-
 def test_catalog_overrides_title(tmp_path: Path):
     (tmp_path / "a.txt").write_text("本文の最初の行\n", encoding="utf-8")
     (tmp_path / "catalog.toml").write_text(

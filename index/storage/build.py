@@ -90,6 +90,7 @@ class Builder:
         self.repair = repair  # move a damaged database aside and build anew (not while served)
         self.progress = progress or (lambda done, total, unit, passages=None: None)
         self.report = ReindexReport()
+        self.catalog_fingerprint = ""  # of the catalog this build applied (see ingest)
 
     async def run(self) -> ReindexReport:
         started = time.perf_counter()
@@ -139,7 +140,7 @@ class Builder:
                     "index settings changed (" + ", ".join(mismatch) + "): rebuilding everything"
                 )
                 await queries.retire_all(db, new_gen)
-            await self._update_documents(db, new_gen)
+            await self._update_documents(db, new_gen, meta)
             fault("before_publish")
             publisher = Publisher(db, self.db_path, self.report, self.progress, self.vectors)
             passage_ids = await publisher.publish(new_gen, self.corpus)
@@ -151,6 +152,7 @@ class Builder:
                     "generation": str(new_gen),
                     "built_at": store.now_iso(),
                     "passages": str(len(passage_ids)),
+                    "catalog": self.catalog_fingerprint,
                 },
             )
             await db.commit()
@@ -160,9 +162,11 @@ class Builder:
         fault("after_commit_before_cleanup")
         generation.remove_stale(self.db_path, keep=new_gen)
 
-    async def _update_documents(self, db: aiosqlite.Connection, gen: int) -> None:
-        """Retire what was removed, then write what changed (by sha256)."""
+    async def _update_documents(self, db: aiosqlite.Connection, gen: int, meta: dict) -> None:
+        """Retire what was removed, write what changed (by sha256), and when the catalog
+        changed, bring the unchanged documents' titles, links and dates up to date."""
         scan = ChangeScan(self.report, self.progress, await queries.live_documents(db))
+        self.catalog_fingerprint = ingest.catalog_fingerprint(self.corpus)
         catalog, warnings = ingest.load_catalog(self.corpus)
         self.report.warnings.extend(warnings)
         unlisted: list[tuple[str, str]] = []
@@ -173,6 +177,9 @@ class Builder:
         await queries.retire(db, gen, removed)
         fault("after_scan")
         await DocumentWriter(db, gen, scan).write(changed, catalog)
+        if meta.get("catalog") != self.catalog_fingerprint and scan.unchanged:
+            rows = await asyncio.to_thread(scan.metadata, catalog)
+            self.report.retitled = await queries.update_metadata(db, rows)
 
 
 async def build_index(

@@ -20,10 +20,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from index.models import Document
+from index.storage.titles import TITLES_VERSION, title_from_html, title_of
 
 SUFFIXES = {".txt", ".md", ".html", ".htm"}
 CATALOG_NAME = "catalog.toml"
-TITLE_CHARS = 80
 # Larger files are skipped with a warning: one file is split and tokenized by one worker
 # (~300,000 characters/s), so a 50 MB dump would hold a build for a minute or more and become
 # one document of tens of thousands of passages; split into files it indexes in parallel.
@@ -185,13 +185,15 @@ def html_to_text(html: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def title_of(text: str, fallback: str) -> str:
-    """The first non-empty line, trimmed: what a reader would call the document."""
-    for line in text.split("\n"):
-        line = line.strip()
-        if line:
-            return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1] + "…"
-    return fallback
+def catalog_fingerprint(root: Path) -> str:
+    """Changes when `catalog.toml` or the title rules change: the build then re-reads the
+    titles, links and dates of unchanged documents too."""
+    path = root / CATALOG_NAME
+    try:
+        data = path.read_bytes()
+    except OSError:
+        data = b""
+    return f"{TITLES_VERSION}:{hashlib.sha256(data).hexdigest()}"
 
 
 def load_catalog(root: Path) -> tuple[dict[str, dict], list[str]]:
@@ -249,10 +251,12 @@ def _too_big() -> str:
 def make_document(file: CorpusFile, data: bytes, mtime: float, catalog: dict) -> Document:
     """Decode and describe one file; raises SkipFile with the reason."""
     text, encoding = decode(data)
+    page_title = None
     if file.path.suffix.lower() in (".html", ".htm"):
+        page_title = title_from_html(text)
         text = html_to_text(text)
     entry = catalog.get(file.rel, {})
-    title = str(entry.get("title") or title_of(text, file.rel))
+    title = str(entry.get("title") or page_title or title_of(text, file.rel))
     return Document(
         path=file.rel,
         title=title,

@@ -179,6 +179,23 @@ async def retire(db: aiosqlite.Connection, generation: int, doc_ids: Iterable[in
     )
 
 
+async def update_metadata(
+    db: aiosqlite.Connection, rows: Sequence[tuple[int, str, str | None, str | None]]
+) -> int:
+    """Set (title, url, date) of live documents by id; how many actually changed. The only
+    in-place update of a document row: these fields are not part of any generation's
+    ranking, so readers of the previous generation may see the new title early."""
+    changed = 0
+    for doc_id, title, url, date in rows:
+        cur = await db.execute(
+            "UPDATE documents SET title = ?, url = ?, date = ? WHERE id = ? AND "
+            "(title IS NOT ? OR url IS NOT ? OR date IS NOT ?)",
+            (title, url, date, doc_id, title, url, date),
+        )
+        changed += cur.rowcount
+    return changed
+
+
 async def live_documents(db: aiosqlite.Connection) -> dict[str, tuple[int, str]]:
     """path -> (id, sha256) of the live documents."""
     async with db.execute(f"SELECT path, id, sha256 FROM documents WHERE {LIVE}") as cur:

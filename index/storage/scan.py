@@ -23,6 +23,7 @@ class ChangeScan:
         self.report = report
         self.progress = progress
         self.live = live
+        self.unchanged: list[ingest.CorpusFile] = []  # the files whose sha256 is the same
 
     def changed(self, files: list[ingest.CorpusFile]) -> list[tuple[ingest.CorpusFile, int]]:
         """(file, size) of the files that are new or changed. Runs in a worker thread:
@@ -39,6 +40,7 @@ class ChangeScan:
             old = self.live.get(file.rel)
             if old and old[1] == ingest.sha256_of(data):
                 self.report.unchanged += 1
+                self.unchanged.append(file)
             else:
                 changed.append((file, len(data)))
         self.progress(len(files), len(files), "files checked")
@@ -56,6 +58,19 @@ class ChangeScan:
             for path, (doc_id, _) in self.live.items()
             if path not in listed and not path.startswith(hidden)
         ]
+
+    def metadata(self, catalog: dict) -> list[tuple[int, str, str | None, str | None]]:
+        """(document id, title, url, date) of the unchanged files as the catalog and the
+        title rules now say; read again, since titles come from the text. Runs in a thread."""
+        out = []
+        for file in self.unchanged:
+            try:
+                data = ingest.read_bytes(file)
+                doc = ingest.make_document(file, data, file.path.stat().st_mtime, catalog)
+            except (ingest.SkipFile, OSError):
+                continue  # it stays as it was; a later build reports it if it stays unreadable
+            out.append((self.live[file.rel][0], doc.title, doc.url, doc.date))
+        return out
 
     def skip(self, rel: str, reason: str) -> None:
         self.report.skipped += 1
