@@ -24,6 +24,8 @@ JAPANESE: dict[str, str] = {
         "コーパスの文書を表示します",
     "Document title or file name (start typing to search)":
         "文書のタイトルまたはファイル名(入力すると候補が出ます)",
+    "Open this passage (the § number of a citation), with its neighbours":
+        "この段落(引用の§番号)を前後の文と一緒に開きます",
     "Update the index from the corpus folder (admins only)":
         "コーパスのフォルダからインデックスを更新します(管理者のみ)",
     "Index size, last reindex and questions answered":

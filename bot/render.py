@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from urllib.parse import quote
 
 import discord
 
@@ -27,7 +28,7 @@ from bot.markdown import (
     render_excerpt,
 )
 from bot.texts import Lang, text
-from index.models import Answer, Citation, DocumentInfo, Hit, ReindexReport, Stats
+from index.models import Answer, Citation, DocumentInfo, Hit, PassageView, ReindexReport, Stats
 
 # Discord's documented limits (https://discord.com/developers/docs/resources/message).
 TITLE_LIMIT = 256
@@ -67,7 +68,7 @@ def searched_text(answer: Answer, lang: Lang = "en") -> str:
 _SAFE_URL = re.compile(r"https?://[^\s()<>\[\]]+")
 
 
-def render_citation(citation: Citation, *, title_max: int = 100) -> str:
+def render_citation(citation: Citation, *, title_max: int = 100, cited: str = "") -> str:
     """`title — file §n (lines a–b)`, escaped; the title links to the source when known."""
     title = (
         citation.title
@@ -77,12 +78,14 @@ def render_citation(citation: Citation, *, title_max: int = 100) -> str:
     label = replace(citation, title=title).label()
     rest = escape_markdown(label[len(title) :])
     if citation.url and _SAFE_URL.fullmatch(citation.url):
-        return f"[{escape_markdown(title)}]({citation.url}){rest}"
+        link = with_text_fragment(citation.url, cited) if cited else citation.url
+        return f"[{escape_markdown(title)}]({link}){rest}"
     return escape_markdown(title) + rest
 
 
 def _hit_block(number: int, hit: Hit, excerpt_md: str) -> str:
-    return f"**{number}.** {excerpt_md}\n↳ {render_citation(hit.citation)}"
+    cited = hit.excerpt.text.lstrip(ELLIPSIS)
+    return f"**{number}.** {excerpt_md}\n↳ {render_citation(hit.citation, cited=cited)}"
 
 
 def fit_hit_blocks(hits: Sequence[Hit], budget: int, *, sep: str = "\n\n") -> str:
@@ -210,6 +213,36 @@ def render_source(doc: DocumentInfo, lang: Lang = "en") -> discord.Embed:
     embed.add_field(name=text("passages", lang), value=str(doc.passages))
     embed.description = plain(doc.first_lines.strip(), 1500)
     return embed
+
+
+def render_passage(view: PassageView, lang: Lang = "en") -> discord.Embed:
+    """A cited passage opened in full, with the sentence before and after it (in italics),
+    its lines and its document; the title links to the page when the catalog has a URL."""
+    heading = text(
+        "passage_heading", lang, number=view.passage, first=view.line_start, last=view.line_end
+    )
+    embed = discord.Embed(title=plain(f"{view.title} {heading}", TITLE_LIMIT), colour=COLOR)
+    if view.url and _SAFE_URL.fullmatch(view.url):
+        embed.url = with_text_fragment(view.url, view.text)
+    parts = []
+    if view.before:
+        parts.append(f"*…{escape_markdown(view.before)}*")
+    parts.append(escape_markdown(view.text.strip()))
+    if view.after:
+        parts.append(f"*{escape_markdown(view.after)}…*")
+    embed.description = clip("\n\n".join(parts), DESCRIPTION_LIMIT)
+    embed.set_footer(text=clip(f"{view.path} · {view.passage}/{view.passages}", FOOTER_LIMIT))
+    return embed
+
+
+def with_text_fragment(url: str, cited: str) -> str:
+    """`url#:~:text=…`, which browsers that support text fragments scroll to and highlight:
+    the start of the cited text, up to its first sentence end or 40 characters."""
+    start = cited.strip().split("\n", 1)[0]
+    start = re.split(r"[。．！？!?]", start, maxsplit=1)[0][:40].strip()
+    if not start or "#" in url:
+        return url
+    return f"{url}#:~:text={quote(start, safe='')}"
 
 
 def render_reindex(report: ReindexReport, lang: Lang = "en") -> discord.Embed:

@@ -64,6 +64,14 @@ TEXT: dict[str, dict[Lang, str]] = {
         "ja": "{user} さんの {command} が完了しました:",
     },
     "reindex_kept": {"en": "Index kept unchanged", "ja": "インデックスは変更されませんでした"},
+    "no_passage": {
+        "en": "“{name}” has no passage {number} (it has {count}).",
+        "ja": "「{name}」に段落{number}はありません(全{count}段落)。",
+    },
+    "passage_heading": {
+        "en": "§{number} (lines {first}–{last})",
+        "ja": "§{number}({first}–{last}行)",
+    },
     "no_document": {
         "en": "No document named “{name}”.",
         "ja": "「{name}」という文書は見つかりません。",

@@ -30,8 +30,9 @@ import aiosqlite
 from index import answer as pipeline
 from index.errors import EmptyCorpus, IndexDamaged, IndexUnusable, ReindexRunning
 from index.language import colloquial, jmdict
+from index.language.passages import split_sentences
 from index.live import Generation, load_generation
-from index.models import Answer, DocumentInfo, ReindexReport, Stats
+from index.models import Answer, DocumentInfo, PassageView, ReindexReport, Stats
 from index.retrieval import semantic
 from index.settings import DEFAULT, Settings
 from index.storage import queries, store
@@ -254,6 +255,36 @@ class Engine:
         return _doc_info(row) if row else None
 
     @_store_errors
+    async def passage(self, name: str, number: int) -> PassageView | None:
+        """Passage `number` (1-based, as cited: §7) of a document given by path or title,
+        with the sentence before and after it; None when either does not exist."""
+        doc = await self.document(name)
+        if doc is None:
+            return None
+        found = await queries.passage_with_neighbours(self._db, doc.path, number - 1)
+        if found is None:
+            return None
+        row, passages = found
+        by_ordinal = {p[0]: p for p in passages}
+        own = by_ordinal.get(number - 1)
+        if own is None:
+            return None
+        before = by_ordinal.get(number - 2)
+        after = by_ordinal.get(number)
+        return PassageView(
+            path=row.path,
+            title=row.title,
+            url=row.url,
+            passage=number,
+            passages=row.passages,
+            line_start=own[1],
+            line_end=own[2],
+            text=own[3],
+            before=_last_sentence(before[3]) if before else "",
+            after=_first_sentence(after[3]) if after else "",
+        )
+
+    @_store_errors
     async def log_query(
         self, *, guild_id: int | None, channel_id: int | None, question: str, answer: Answer
     ) -> None:
@@ -279,6 +310,16 @@ class Engine:
             last_reindex=meta.get("built_at"),
             questions_answered=await queries.count_answered(self._db),
         )
+
+
+def _first_sentence(text: str) -> str:
+    spans = split_sentences(text)
+    return text[spans[0][0] : spans[0][1]].strip() if spans else ""
+
+
+def _last_sentence(text: str) -> str:
+    spans = split_sentences(text)
+    return text[spans[-1][0] : spans[-1][1]].strip() if spans else ""
 
 
 def _doc_info(row: queries.DocumentRow) -> DocumentInfo:

@@ -174,6 +174,22 @@ class DocumentInfo:
 
 
 @dataclass(frozen=True)
+class PassageView:
+    """One passage opened from a citation: its text with the sentence before and after."""
+
+    path: str
+    title: str
+    url: str | None
+    passage: int  # 1-based, as in citations (§7)
+    passages: int  # how many the document has
+    line_start: int
+    line_end: int
+    text: str
+    before: str  # the last sentence of the previous passage ("" for the first)
+    after: str  # the first sentence of the next passage ("" for the last)
+
+
+@dataclass(frozen=True)
 class Stats:
     documents: int
     passages: int

@@ -321,6 +321,26 @@ def test_source_autocompletes_and_shows_a_document(bot: Harness) -> None:
     assert int(fields["Passages"]) > 0 and embed["description"]
 
 
+def test_source_opens_a_cited_passage_with_its_neighbours(bot: Harness) -> None:
+    """The citation 001_….txt §7 opens: the passage, the sentences around it, its lines."""
+    body = bot.reply_to(
+        bot.command(
+            "source",
+            {"document": "001_cf5af9e718c402f7.txt", "passage": 7},
+            user_id=new_user(),
+        )
+    )
+    embed = embed_of(body)
+    assert "§7" in embed["title"] and "ニコル・パシヤン首相" in embed["description"]
+    assert embed["description"].startswith("*…") and embed["description"].endswith("…*")
+    missing = bot.reply_to(
+        bot.command(
+            "source", {"document": "001_cf5af9e718c402f7.txt", "passage": 999}, user_id=new_user()
+        )
+    )
+    assert "no passage 999" in missing["content"]
+
+
 def test_stats_counts_questions(bot: Harness) -> None:
     bot.ask("CSTOの議長は誰?")
     body = bot.reply_to(bot.command("stats", user_id=new_user()))

@@ -128,3 +128,27 @@ def test_english_question_shows_translation_and_finds_the_chair(bundled_engine_p
     span = answer.hits[0].excerpt.answer_span
     assert span is not None
     assert "パシ" in answer.hits[0].excerpt.text[span[0] : span[1]]
+
+
+def test_a_cited_passage_opens_with_the_sentences_around_it(bundled_engine_paths):
+    corpus, db = bundled_engine_paths
+
+    async def body(engine):
+        answer = await engine.ask("CSTOの議長は誰?")
+        cited = answer.hits[0].citation
+        return (
+            cited,
+            await engine.passage(cited.doc, cited.passage),
+            await engine.passage(cited.doc, 10_000),
+        )
+
+    cited, view, missing = with_engine(corpus, db, body)
+    assert view is not None and missing is None
+    assert (view.path, view.passage, view.line_start) == (
+        cited.doc,
+        cited.passage,
+        cited.line_start,
+    )
+    text = (corpus / cited.doc).read_text(encoding="utf-8")
+    assert view.text in text
+    assert text.index(view.before) < text.index(view.text) < text.index(view.after)

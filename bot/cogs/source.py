@@ -1,4 +1,5 @@
-"""/source: one document's title, file, passage count and first lines; titles autocomplete."""
+"""/source: one document's title, file, passage count and first lines, or one of its passages
+with the sentences around it; titles autocomplete."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from discord.ext import commands
 from bot import answering
 from bot.answering import Reply
 from bot.markdown import ELLIPSIS, escape_markdown
-from bot.render import render_source
+from bot.render import render_passage, render_source
 from bot.texts import lang_for_locale, text
 from index.models import DocumentInfo
 
@@ -38,8 +39,16 @@ class Source(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="source", description=_T("Show a document of the corpus"))
-    @app_commands.describe(document=_T("Document title or file name (start typing to search)"))
-    async def source(self, interaction: discord.Interaction, document: str) -> None:
+    @app_commands.describe(
+        document=_T("Document title or file name (start typing to search)"),
+        passage=_T("Open this passage (the § number of a citation), with its neighbours"),
+    )
+    async def source(
+        self,
+        interaction: discord.Interaction,
+        document: str,
+        passage: app_commands.Range[int, 1, 100_000] | None = None,
+    ) -> None:
         lang = lang_for_locale(interaction.locale)
 
         async def work() -> Reply:
@@ -47,7 +56,14 @@ class Source(commands.Cog):
             if doc is None:
                 name = escape_markdown(document[:200])
                 return Reply("problem", content=text("no_document", lang, name=name))
-            return Reply("answer", embeds=[render_source(doc, lang)])
+            if passage is None:
+                return Reply("answer", embeds=[render_source(doc, lang)])
+            view = await self.bot.engine.passage(doc.path, passage)
+            if view is None:
+                name = escape_markdown(doc.title[:200])
+                message = text("no_passage", lang, name=name, number=passage, count=doc.passages)
+                return Reply("problem", content=message)
+            return Reply("answer", embeds=[render_passage(view, lang)])
 
         await answering.respond(
             interaction, work(), ephemeral=False, defer_now=self.bot.reindexing

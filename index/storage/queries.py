@@ -108,6 +108,28 @@ async def document_named(db: aiosqlite.Connection, name: str) -> DocumentRow | N
     return DocumentRow(*row) if row else None
 
 
+async def passage_with_neighbours(
+    db: aiosqlite.Connection, path: str, ordinal: int
+) -> tuple[DocumentRow, list[tuple[int, int, int, str]]] | None:
+    """The live document at `path` and its passages ordinal-1..ordinal+1, each (ordinal,
+    line_start, line_end, text); None when there is no such document."""
+    async with db.execute(
+        "SELECT id, path, title, passages, url, substr(text, 1, 400) FROM documents "
+        f"WHERE {LIVE} AND path = ?",
+        (path,),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    async with db.execute(
+        "SELECT ordinal, line_start, line_end, text FROM passages WHERE doc_id = ? AND "
+        "ordinal BETWEEN ? AND ? ORDER BY ordinal",
+        (row[0], ordinal - 1, ordinal + 1),
+    ) as cur:
+        passages = list(await cur.fetchall())
+    return DocumentRow(*row[1:]), passages
+
+
 async def log_question(
     db: aiosqlite.Connection,
     *,
