@@ -27,7 +27,7 @@ from bot.markdown import (
     plain,
     render_excerpt,
 )
-from bot.texts import Lang, text
+from bot.texts import Lang, searched_parts, text
 from index.models import Answer, Citation, DocumentInfo, Hit, PassageView, ReindexReport, Stats
 
 # Discord's documented limits (https://discord.com/developers/docs/resources/message).
@@ -51,16 +51,8 @@ COLOR = discord.Colour(0x2F6F9F)
 
 
 def searched_text(answer: Answer, lang: Lang = "en") -> str:
-    """What was searched, e.g. `searched: CSTO, 議長 (chair)`: terms with their English source."""
-    glosses: dict[str, list[str]] = {}
-    for source, targets in answer.translations.items():
-        for target in targets:
-            glosses.setdefault(target, []).append(source)
-    parts: list[str] = []
-    for term in dict.fromkeys(answer.query_terms):
-        sources = glosses.pop(term, None)
-        parts.append(f"{term} ({', '.join(sources)})" if sources else term)
-    parts.extend(f"{t} ({', '.join(s)})" for t, s in glosses.items())
+    """What was searched, e.g. `searched: 議長 (chairs), csto` (see texts.searched_parts)."""
+    parts = searched_parts(answer, lang)
     terms = ", ".join(parts) if parts else text("no_terms", lang)
     return clip(f"{text('searched', lang)}: {terms}", FOOTER_MAX)
 

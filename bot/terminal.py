@@ -6,6 +6,7 @@ import sys
 import time
 from typing import TextIO
 
+from bot.texts import searched_parts
 from index.models import Answer, ReindexReport
 
 BOLD, RESET = "\033[1m", "\033[22m"
@@ -13,11 +14,8 @@ UNDERLINE, NO_UNDERLINE = "\033[4m", "\033[24m"
 
 
 def searched_line(answer: Answer) -> str:
-    """ "searched: CSTO, 議長 (chair)" -- what the question was turned into."""
-    shown = []
-    for term in answer.query_terms:
-        alternatives = answer.translations.get(term)
-        shown.append(f"{'/'.join(alternatives)} ({term})" if alternatives else term)
+    """ "searched: 議長 (chairs), csto" -- what the question was turned into."""
+    shown = searched_parts(answer)
     return "searched: " + (", ".join(shown) if shown else "(no searchable words)")
 
 

@@ -7,6 +7,8 @@ from typing import Literal
 
 import discord
 
+from index.models import Answer
+
 Lang = Literal["en", "ja"]
 
 TEXT: dict[str, dict[Lang, str]] = {
@@ -15,6 +17,7 @@ TEXT: dict[str, dict[Lang, str]] = {
         "ja": "コーパスに関連する記述は見つかりませんでした。",
     },
     "searched": {"en": "searched", "ja": "検索語"},
+    "not_found": {"en": "not found", "ja": "該当なし"},
     "answer_lead": {"en": "Answer", "ja": "回答"},
     "related_lead": {
         "en": "No passage states this directly ({reason}); the closest passages:",
@@ -106,6 +109,22 @@ def text(key: str, lang: Lang = "en", **values: object) -> str:
 
 
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff66-\uff9f]")
+
+
+def searched_parts(answer: Answer, lang: Lang = "en") -> list[str]:
+    """What the question was searched as, in the question's order: a Japanese term as it is,
+    an English word once, beside the Japanese terms it was searched as (`議長 (chairs)`), and
+    a word the documents have nothing for marked so (`today (not found)`)."""
+    parts = []
+    for label in answer.query_terms:
+        alternatives = answer.translations.get(label)
+        if label in answer.unsearched:
+            parts.append(f"{label} ({text('not_found', lang)})")
+        elif alternatives:
+            parts.append(f"{'/'.join(alternatives)} ({label})")
+        else:
+            parts.append(label)
+    return parts
 
 
 def lang_for_locale(locale: discord.Locale | None) -> Lang:

@@ -163,6 +163,9 @@ def _facts(q: Question, plan: QueryPlan, ranked: Ranked, signals: Signals, verdi
         "answer_support": signals.support,
         "answer_found": signals.answer_found if signals.typed else None,
         "total_hits": search.count_matches(q.gen.postings, ranked.group_ids) if q.count else None,
+        "unsearched": [
+            g.label for g, ids in zip(plan.groups, ranked.group_ids, strict=True) if not ids
+        ],
     }
 
 

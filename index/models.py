@@ -136,6 +136,7 @@ class Answer:
     best_similarity: float | None = None  # the pool's best question-passage cosine
     qtype: str | None = None  # what the question asks for: who, how_many, where, when, why
     total_hits: int | None = None  # passages holding any query term (set by Engine.search)
+    unsearched: list[str] = field(default_factory=list)  # words no document term stands for
     answer_support: float | None = None  # best share of the question in an answering sentence
     # A sentence of the shown passages holds an answer of the asked type (None: untyped).
     answer_found: bool | None = None
@@ -196,3 +197,17 @@ class Stats:
     generation: int
     last_reindex: str | None  # ISO 8601 UTC
     questions_answered: int
+
+
+@dataclass(frozen=True)
+class UnansweredQuestion:
+    """Askings of one wording that got "nothing" or "related", or a 👎 (`/unanswered`)."""
+
+    question: str  # the latest wording as asked
+    wording: str  # the normalized form the askings are grouped by
+    count: int  # askings in the window that count as unanswered
+    nothing: int  # of those, with the verdict "nothing"
+    related: int  # ... and "related"
+    down_votes: int  # 👎 on them
+    first_at: str  # ISO 8601 UTC
+    last_at: str

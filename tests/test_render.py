@@ -242,7 +242,7 @@ def test_any_answer_fits(excerpts_: list[Excerpt], question: str, terms: list[st
 
 
 def test_declined_answer_says_nothing_found_and_what_was_searched() -> None:
-    answer = make_answer([], question="who chairs CSTO?", terms=["csto", "議長"],
+    answer = make_answer([], question="who chairs CSTO?", terms=["csto", "chair"],
                          translations={"chair": ["議長"]}, declined="nothing")
     embed = render_answer(answer)
     assert "Nothing relevant" in embed.description
@@ -250,9 +250,13 @@ def test_declined_answer_says_nothing_found_and_what_was_searched() -> None:
     assert render_answer(answer, "ja").footer.text == "検索語: csto, 議長 (chair)"
 
 
-def test_searched_terms_from_translations_are_listed_even_when_not_in_query_terms() -> None:
-    answer = make_answer([], terms=["csto"], translations={"chairs": ["議長", "座長"]})
-    assert searched_text(answer) == "searched: csto, 議長 (chairs), 座長 (chairs)"
+def test_each_english_word_is_listed_once_beside_its_translations() -> None:
+    """The footer lists the Japanese terms searched, not the English words as if searched."""
+    answer = make_answer([], terms=["csto", "chairs"], translations={"chairs": ["議長", "座長"]})
+    assert searched_text(answer) == "searched: csto, 議長/座長 (chairs)"
+    answer.unsearched = ["today"]
+    answer.query_terms.append("today")
+    assert searched_text(answer).endswith(", today (not found)")
 
 
 def test_citation_links_only_plain_http_urls() -> None:
