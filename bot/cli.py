@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
 import logging
 import os
@@ -60,6 +61,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shirabe", description="Answers questions from a document collection, with sources."
     )
+    parser.add_argument("--version", action="version", version=f"shirabe {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", help="build or update the index")
@@ -194,6 +196,25 @@ def _print_misses(pairs: list[tuple[Question, Answer]], limit: int = 20) -> None
         print(f"\nnot in the top 3 ({len(misses)}): " + ", ".join(misses[:limit]))
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("shirabe")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "(not installed)"
+
+
+def _db_folder_problem(args) -> str | None:
+    """A `--db` inside a folder that does not exist is most likely a typo: say so instead of
+    creating folders. The default `data/` folder is created as needed."""
+    db = getattr(args, "db", None)
+    if db is None or db.parent == DEFAULT_DB.parent or db.parent.is_dir():
+        return None
+    return (
+        f"the folder {db.parent} for the index database {db.name} does not exist; "
+        "create it first (mkdir -p) or give another --db"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     logging.basicConfig(
@@ -203,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         from bot.app import run
 
         return run(args.config)
+    if problem := _db_folder_problem(args):
+        print(f"shirabe: {problem}", file=sys.stderr)
+        return 2
     handler = {"index": _index, "ask": _ask, "eval": _eval}[args.command]
     try:
         return asyncio.run(handler(args))

@@ -104,3 +104,13 @@ def test_missing_corpus_is_a_clear_error(tmp_path):
     assert result.returncode == 2
     assert "does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_version_and_a_db_in_a_missing_folder(tmp_path):
+    version = run_cli("--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("shirabe ")
+    typo = tmp_path / "no_such_folder" / "shirabe.db"
+    result = run_cli("ask", "CSTO", "--db", str(typo), "--corpus", str(ROOT / "corpus"),
+                     cwd=tmp_path)
+    assert result.returncode == 2 and "does not exist" in result.stderr
+    assert not typo.parent.exists(), "no folder is created behind the user's back"
