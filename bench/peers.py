@@ -98,15 +98,20 @@ class Shirabe(Peer):
         self.tokens = tokens
 
     def build(self) -> None:
-        from index.retrieval.bm25 import build_postings, save_postings
+        from index.retrieval.bm25 import build_postings
+        from index.storage.generation import GenerationFiles
 
         t = self.tokens
-        save_postings(build_postings(t.flat, t.offsets, t.vocabulary_size), self.workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        # passage i is passage i here: the passage order a generation stores is the identity
+        GenerationFiles(self.workdir).save_postings(
+            build_postings(t.flat, t.offsets, t.vocabulary_size), np.arange(t.n, dtype=np.int64)
+        )
 
     def open(self, workdir: Path) -> None:
-        from index.retrieval.bm25 import load_postings
+        from index.storage.generation import GenerationFiles
 
-        self.postings = load_postings(workdir)
+        self.postings = GenerationFiles(workdir).load_postings()
 
     def search(self, query: list[int]) -> list[int]:
         return [i for i, _ in self.postings.top_k([[t] for t in query], K)]

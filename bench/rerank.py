@@ -18,62 +18,55 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from bench import measure
+from bench.inputs import live_files, read_index
 
 SAMPLE = 2_000  # passages encoded to measure the encoder's throughput
 CHUNK = 100_000  # rows of random vectors written at a time
 K = 3
 
 
-def live_generation_dir(db: Path) -> Path:
-    from index.storage import store
-
-    with sqlite3.connect(db) as conn:
-        number = int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
-    return store.generation_dir(db, number)
-
-
 def w_vectors(db: str) -> dict:
     """Measure the encoder on a sample of passages; write a vector file of the right shape."""
     from index.retrieval import semantic
-    from index.storage import vectors
+    from index.storage import queries
+    from index.storage.generation import VECTORS
 
-    directory = live_generation_dir(Path(db))
-    rows = int(np.load(directory / "passage_ids.npy", mmap_mode="r").shape[0])
+    files = live_files(Path(db))
+    ids = files.load_passage_ids()
+    rows = len(ids)
     t0 = time.perf_counter()
     encoder = semantic.Encoder.load()
     load_s = time.perf_counter() - t0
-    with sqlite3.connect(db) as conn:
-        step = max(1, rows // SAMPLE)
-        texts = [
-            t
-            for (t,) in conn.execute(
-                "SELECT text FROM passages WHERE rowid % ? = 0 LIMIT ?", (step, SAMPLE)
-            )
-        ]
+    sample = [int(i) for i in ids[:: max(1, rows // SAMPLE)][:SAMPLE]]  # spread over the corpus
+    found = read_index(Path(db), lambda conn: queries.passage_rows(conn, sample))
+    texts = [found[i].text for i in sample]
     t0 = time.perf_counter()
     encoder.encode(texts)
     encode_s = time.perf_counter() - t0
     rate = len(texts) / encode_s
     rng = np.random.default_rng(0)
-    out = np.lib.format.open_memmap(
-        directory / vectors.FILE, mode="w+", dtype=semantic.STORAGE_DTYPE, shape=(rows, encoder.dim)
-    )
-    for start in range(0, rows, CHUNK):
-        block = rng.standard_normal((min(CHUNK, rows - start), encoder.dim)).astype(np.float32)
-        block /= np.linalg.norm(block, axis=1, keepdims=True)
-        out[start : start + len(block)] = block
-    out.flush()
-    del out
-    (directory / vectors.MANIFEST).write_text(
-        json.dumps({"model": encoder.name, "dim": encoder.dim, "rows": rows})
-    )
+    # Filled a chunk at a time in a scratch file, not in memory (1 GB at 1M passages).
+    with tempfile.TemporaryDirectory(dir=Path(db).parent) as scratch:
+        out = np.lib.format.open_memmap(
+            Path(scratch) / "random.npy",
+            mode="w+",
+            dtype=semantic.STORAGE_DTYPE,
+            shape=(rows, encoder.dim),
+        )
+        for start in range(0, rows, CHUNK):
+            block = rng.standard_normal((min(CHUNK, rows - start), encoder.dim)).astype(np.float32)
+            block /= np.linalg.norm(block, axis=1, keepdims=True)
+            out[start : start + len(block)] = block
+        out.flush()
+        files.save_vectors(out, encoder.name)
+        del out
     return {
         "passages": rows,
         "dim": encoder.dim,
@@ -81,7 +74,7 @@ def w_vectors(db: str) -> dict:
         "sample": len(texts),
         "passages_per_s": rate,
         "extrapolated_encode_s": rows / rate,
-        "vector_file_mb": (directory / vectors.FILE).stat().st_size / 1e6,
+        "vector_file_mb": files.path(VECTORS).stat().st_size / 1e6,
     }
 
 
@@ -131,11 +124,11 @@ def w_rerank(corpus: str, db: str, questions: list[str]) -> dict:
 def measure_rerank(corpus: Path, db: Path, texts: list[str]) -> dict:
     """Both children, then the vector files removed (see the module docstring)."""
     from index.retrieval import semantic
-    from index.storage import vectors
+    from index.storage.generation import VECTORS, VECTORS_META
 
     if not semantic.available():
         return {"skipped": "the sentence encoder is not installed"}
-    directory = live_generation_dir(db)
+    files = live_files(db)
     try:
         built = measure.run_child(["vectors", json.dumps({"db": str(db)})])
         served = measure.run_child(
@@ -150,8 +143,8 @@ def measure_rerank(corpus: Path, db: Path, texts: list[str]) -> dict:
             },
         }
     finally:
-        (directory / vectors.FILE).unlink(missing_ok=True)
-        (directory / vectors.MANIFEST).unlink(missing_ok=True)
+        files.path(VECTORS).unlink(missing_ok=True)
+        files.path(VECTORS_META).unlink(missing_ok=True)
 
 
 def render_rows(res: dict, row, fmt) -> None:
