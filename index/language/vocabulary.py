@@ -62,7 +62,16 @@ class VocabularyIndex:
 
     def extensions(self, term: str, limit: int = MAX_MATCHES) -> list[str]:
         """Longer katakana terms that start with a katakana `term` (カザフ -> カザフスタン):
-        people shorten names, and the documents write them in full."""
+        people shorten names, and the documents write them in full. The terms are sorted,
+        so those starting with `term` are one run found by bisection: this runs for every
+        katakana word of every question, and must not scan the vocabulary."""
         if not _KATAKANA.match(term) or len(term) < 3:
             return []
-        return [t for t in self.containing(term, limit * 4) if t.startswith(term)][:limit]
+        i = bisect.bisect_right(self._terms, term)
+        found = []
+        while i < len(self._terms) and self._terms[i].startswith(term):
+            found.append(self._terms[i])
+            i += 1
+            if len(found) > 64:  # a prefix of that many terms is no name's short form
+                return []
+        return sorted(found, key=lambda t: (len(t), t))[:limit]

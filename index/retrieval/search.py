@@ -225,7 +225,10 @@ def prefer_answers(
             span=span,
         )
 
-    head, rest = ranked.pool[: settings.rerank_pool], ranked.pool[settings.rerank_pool :]
+    # An untyped question's order does not depend on its sentences (no bonus), and the
+    # verdict reads only the shown passages: read those alone.
+    read = settings.rerank_pool if reader.typed else settings.shown
+    head, rest = ranked.pool[:read], ranked.pool[read:]
     ranked.pool = (
         _ordered([checked(c) for c in head if c.index in texts])
         + [c for c in head if c.index not in texts]
