@@ -460,4 +460,4 @@ def test_english_groups_stay_fast(vocabulary, names, passages):
         for q, terms in prepared:
             english_groups(terms, vocabulary.__contains__, names, text=q, corpus=passages)
     per_question = (time.perf_counter() - start) / (rounds * len(prepared))
-    assert per_question < 0.010, f"{per_question * 1000:.1f} ms per question"
+    assert per_question < 0.030, f"{per_question * 1000:.1f} ms per question"  # ~3 ms here
