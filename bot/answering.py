@@ -1,7 +1,8 @@
 """Turning a question into a reply, shared by /ask and channel questions.
 
 Both front doors check the same things in the same order — is it a question at all, is the
-user over their cooldown — before the engine is asked, and both log the question afterwards.
+user over their cooldown — before the engine is asked, and both log the question before the
+reply goes out (its log row id is what the reply's vote buttons name, see bot/feedback.py).
 Keeping that here means the cogs only decide *where* a reply goes, not *what* it says.
 """
 
@@ -43,11 +44,16 @@ TOKEN_MARGIN_SECONDS = 30
 # (measured on two cores; tests/test_faults_load.py keeps it under 100 ms).
 MAX_CONCURRENT_QUESTIONS = 4
 
+# The reply waits this long for its query-log row (whose id its buttons carry). A build holds
+# the database's write lock while it writes; past this the reply goes out without buttons and
+# the row is written when the lock is free.
+LOG_WAIT_SECONDS = 2.0
+
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
 )
 
-ReplyKind = Literal["answer", "declined", "problem", "cooldown"]
+ReplyKind = Literal["answer", "declined", "problem", "cooldown", "notice"]
 
 
 def no_mentions() -> discord.AllowedMentions:
@@ -63,11 +69,15 @@ class Reply:
     content: str | None = None
     embeds: list[discord.Embed] = field(default_factory=list)
     answer: Answer | None = None
+    view: discord.ui.View | None = None  # buttons under the reply (votes, 🗑)
 
     def send_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for any discord.py send/edit call, fitted to Discord's limits."""
         content, embeds = fit_message(self.content, self.embeds)
-        return {"content": content, "embeds": embeds, "allowed_mentions": no_mentions()}
+        kwargs = {"content": content, "embeds": embeds, "allowed_mentions": no_mentions()}
+        if self.view is not None:
+            kwargs["view"] = self.view
+        return kwargs
 
 
 def question_problem(question: str, max_chars: int, lang: Lang) -> str | None:
@@ -131,19 +141,33 @@ async def ask(engine: Engine, question: str, *, k: int, lang: Lang) -> Reply:
 
 async def log_question(
     engine: Engine, *, guild_id: int | None, channel_id: int | None, reply: Reply
-) -> None:
-    """Record the question in the query log; a logging failure must not cost the user a reply."""
+) -> int | None:
+    """Record the question in the query log and return its row id; None when there was no
+    question, or the row could not be written (logged) or not within LOG_WAIT_SECONDS (it is
+    written later). A logging failure must not cost the user a reply."""
     if reply.answer is None:
-        return
-    try:
-        await engine.log_query(
+        return None
+    write = asyncio.ensure_future(
+        engine.log_query(
             guild_id=guild_id,
             channel_id=channel_id,
             question=reply.answer.question,
             answer=reply.answer,
         )
+    )
+    try:
+        return await asyncio.wait_for(asyncio.shield(write), LOG_WAIT_SECONDS)
+    except TimeoutError:
+        log.warning("the query log is busy; this reply goes without vote buttons")
+        write.add_done_callback(_late_log_done)
     except Exception:
         log.exception("could not write the query log")
+    return None
+
+
+def _late_log_done(write: asyncio.Future) -> None:
+    if not write.cancelled() and write.exception() is not None:
+        log.error("could not write the query log", exc_info=write.exception())
 
 
 async def respond(
@@ -165,13 +189,13 @@ async def respond(
     if not task.done():
         await interaction.response.defer(thinking=True, ephemeral=ephemeral)
     reply = await task
-    extra = {"view": view} if view is not None else {}
+    kwargs = reply.send_kwargs()
+    if view is not None:
+        kwargs["view"] = view
     if interaction.response.is_done():
-        await interaction.followup.send(**reply.send_kwargs(), ephemeral=ephemeral, wait=True,
-                                        **extra)
+        await interaction.followup.send(**kwargs, ephemeral=ephemeral, wait=True)
     else:
-        await interaction.response.send_message(**reply.send_kwargs(), ephemeral=ephemeral,
-                                                **extra)
+        await interaction.response.send_message(**kwargs, ephemeral=ephemeral)
     return reply
 
 

@@ -21,7 +21,7 @@ from discord import app_commands
 from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 
-from bot import answering, checks
+from bot import answering, checks, feedback
 from bot.cogs import EXTENSIONS
 from bot.config import TOKEN_ENV, Config, ConfigError, load_config
 from bot.cooldown import TokenBucket
@@ -123,6 +123,9 @@ class Shirabe(commands.Bot):
         for notice in getattr(self.engine, "notices", []):
             log.warning("index: %s", notice)
         await self.tree.set_translator(ShirabeTranslator())
+        # The answer buttons (👍 👎 🗑) of messages sent by any earlier process: their custom
+        # ids carry all they need, so registering the classes makes old buttons work.
+        self.add_dynamic_items(*feedback.DYNAMIC_ITEMS)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()

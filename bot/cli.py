@@ -1,4 +1,4 @@
-"""`shirabe` on the command line: index, ask, eval, run.
+"""`shirabe` on the command line: index, ask, eval, log, run.
 
 Every subcommand works from the repository root with no flags (corpus `corpus/`, database
 `data/shirabe.db`), and every failure ends in one readable line on stderr, not a traceback.
@@ -12,8 +12,9 @@ import importlib.metadata
 import json
 import logging
 import os
+import re
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from bot.json_answer import answer_json
@@ -28,7 +29,7 @@ from index.evaluate import (
     lookup_questions,
     verdict_curve,
 )
-from index.models import Answer
+from index.models import Answer, UnansweredQuestion
 from index.settings import DEFAULT
 from index.storage.build import build_index
 
@@ -83,6 +84,20 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="passages retrieved per question")
     p.add_argument("--split", help="only questions of this split (e.g. dev or test)")
     _common(p)
+
+    p = sub.add_parser("log", help="what the query log shows (see --unanswered)")
+    p.add_argument(
+        "--unanswered",
+        action="store_true",
+        help='questions that got "nothing", "related" or a 👎, grouped by wording, most '
+        "asked first (as /unanswered in Discord)",
+    )
+    p.add_argument(
+        "--since", type=_since, default="7d", help="how far back: 7d (days) or 12h (hours)"
+    )
+    p.add_argument("--limit", type=int, default=50, help="at most this many groups (50)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per group")
+    p.add_argument("--db", type=Path, default=DEFAULT_DB, help="index database path")
 
     p = sub.add_parser("run", help="run the Discord bot")
     p.add_argument("--config", type=Path, default=None, help="config file (default config.toml)")
@@ -215,6 +230,48 @@ def _db_folder_problem(args) -> str | None:
     )
 
 
+def _since(value: str) -> float:
+    """`7d` or `12h` as days."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([dh])\s*", value.lower())
+    if match is None or float(match[1]) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a duration like 7d or 12h, not {value!r}")
+    return float(match[1]) / (24 if match[2] == "h" else 1)
+
+
+async def _log(args) -> int:
+    if not args.unanswered:
+        raise ValueError("log lists unanswered questions: shirabe log --unanswered --since 7d")
+    engine = await Engine.open_log(args.db)
+    try:
+        groups = await engine.unanswered(args.since, limit=args.limit)
+    finally:
+        await engine.close()
+    if args.json:
+        for group in groups:
+            print(json.dumps(asdict(group), ensure_ascii=False))
+    else:
+        print(_unanswered_table(groups, args.since))
+    return 0
+
+
+def _unanswered_table(groups: list[UnansweredQuestion], days: float) -> str:
+    span = f"{days:g} days" if days >= 1 else f"{days * 24:g} hours"
+    if not groups:
+        return f"No question went unanswered or got a 👎 in the last {span}."
+    lines = [
+        f'Unanswered in the last {span} ("nothing", "related" or 👎), most asked first:',
+        f"{'asked':>5} {'nothing':>7} {'related':>7} {'👎 votes':>8}  "
+        f"{'last asked (UTC)':<16}  question",
+    ]
+    for g in groups:
+        last = g.last_at[:16].replace("T", " ")
+        lines.append(
+            f"{g.count:>5} {g.nothing:>7} {g.related:>7} {g.down_votes:>8}  {last:<16}  "
+            + " ".join(g.question.split())
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     logging.basicConfig(
@@ -227,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem := _db_folder_problem(args):
         print(f"shirabe: {problem}", file=sys.stderr)
         return 2
-    handler = {"index": _index, "ask": _ask, "eval": _eval}[args.command]
+    handler = {"index": _index, "ask": _ask, "eval": _eval, "log": _log}[args.command]
     try:
         return asyncio.run(handler(args))
     except BrokenPipeError:  # `shirabe ask ... | head`: the reader left; not an error

@@ -26,6 +26,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "admin_user_ids": [],
         "admin_role_ids": [],
         "answer_channels": [],
+        "reply_in_thread": False,
         "answer_dms": False,
         "leave_foreign_guilds": False,
         "rate_burst": 3,
@@ -66,6 +67,7 @@ class DiscordConfig:
     admin_user_ids: frozenset[int]
     admin_role_ids: frozenset[int]
     answer_channels: frozenset[int]
+    reply_in_thread: bool  # answer an answer-channel question in a thread started from it
     answer_dms: bool
     leave_foreign_guilds: bool
     rate_seconds: float  # one more question per user every this many seconds; 0: no limit
@@ -148,6 +150,7 @@ def _validate(
         admin_user_ids=frozenset(_snowflakes(d, "admin_user_ids")),
         admin_role_ids=frozenset(_snowflakes(d, "admin_role_ids")),
         answer_channels=frozenset(_snowflakes(d, "answer_channels")),
+        reply_in_thread=_bool(d, "discord", "reply_in_thread"),
         answer_dms=_bool(d, "discord", "answer_dms"),
         leave_foreign_guilds=_bool(d, "discord", "leave_foreign_guilds"),
         rate_seconds=_number(d, "discord", _rate_seconds_key(d), low=0, high=86400),

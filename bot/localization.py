@@ -30,6 +30,10 @@ JAPANESE: dict[str, str] = {
         "コーパスのフォルダからインデックスを更新します(管理者のみ)",
     "Index size, last reindex and questions answered":
         "インデックスの規模、最終更新、回答した質問数",
+    "Questions the documents could not answer, most asked first (admins only)":
+        "文書で答えられなかった質問を多い順に表示します(管理者のみ)",
+    "How many days back to look (default 7)":
+        "何日前までさかのぼるか(既定: 7)",
 }
 
 TRANSLATED_CONTEXTS = {

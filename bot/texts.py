@@ -100,6 +100,42 @@ TEXT: dict[str, dict[Lang, str]] = {
     "unchanged": {"en": "Unchanged", "ja": "変更なし"},
     "seconds": {"en": "Seconds", "ja": "秒"},
     "warnings": {"en": "Warnings", "ja": "警告"},
+    "vote_up": {"en": "Thanks — noted 👍.", "ja": "ありがとうございます(👍を記録しました)。"},
+    "vote_down": {
+        "en": "Thanks — noted 👎. The admins see such answers in /unanswered.",
+        "ja": "ありがとうございます(👎を記録しました)。管理者が /unanswered で確認します。",
+    },
+    "vote_unknown": {
+        "en": "This answer is no longer in the question log, so the vote was not recorded.",
+        "ja": "この回答は質問ログにないため、評価は記録されませんでした。",
+    },
+    "delete_refused": {
+        "en": "Only the person who asked can delete this answer.",
+        "ja": "この回答を削除できるのは質問した人だけです。",
+    },
+    "unanswered_refused": {
+        "en": "Only members with the Manage Server permission or configured bot admins can run "
+        "/unanswered.",
+        "ja": "/unanswered はサーバー管理権限を持つメンバーか、設定された管理者だけが"
+        "実行できます。",
+    },
+    "unanswered_title": {
+        "en": "Unanswered questions, last {days} days",
+        "ja": "答えられなかった質問(過去{days}日間)",
+    },
+    "unanswered_none": {
+        "en": "No question went unanswered or got a 👎 in the last {days} days.",
+        "ja": "過去{days}日間に、答えられなかった質問や👎の付いた回答はありません。",
+    },
+    "unanswered_counts": {
+        "en": "nothing found {nothing} · related only {related} · 👎 {down}",
+        "ja": "該当なし {nothing}・関連のみ {related}・👎 {down}",
+    },
+    "unanswered_footer": {
+        "en": "Grouped by wording, most asked first: the to-do list for the documents.",
+        "ja": "言い回しごとにまとめ、多い順に表示(文書に足すべき内容の一覧)。",
+    },
+    "thread_name": {"en": "Question", "ja": "質問"},
 }
 
 

@@ -23,6 +23,7 @@ import os
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiosqlite
@@ -32,10 +33,17 @@ from index.errors import EmptyCorpus, IndexDamaged, IndexUnusable, ReindexRunnin
 from index.language import colloquial, jmdict
 from index.language.passages import split_sentences
 from index.live import Generation, load_generation
-from index.models import Answer, DocumentInfo, PassageView, ReindexReport, Stats
+from index.models import (
+    Answer,
+    DocumentInfo,
+    PassageView,
+    ReindexReport,
+    Stats,
+    UnansweredQuestion,
+)
 from index.retrieval import semantic
 from index.settings import DEFAULT, Settings
-from index.storage import queries, store
+from index.storage import feedback, queries, store
 from index.storage.build import build_index, settings_mismatch
 from index.storage.generation import GenerationFiles
 
@@ -73,6 +81,7 @@ class Engine:
         self._executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
         self._data_version: int | None = None  # to notice other processes' commits
         self.notices: list[str] = []  # messages for the user about what opening did
+        self._feedback_key: bytes | None = None  # the database's HMAC key (storage.feedback)
 
     @property
     def rerank(self) -> bool | None:
@@ -130,6 +139,13 @@ class Engine:
             await db.close()
             raise
         return engine
+
+    @classmethod
+    async def open_log(cls, db_path: Path) -> Engine:
+        """An engine for the query log alone (`shirabe log`): no index generation is loaded,
+        so it cannot answer questions, and a database built with other settings still opens."""
+        db = await store.connect(db_path, create=False)
+        return cls(Path(), db_path, db)
 
     async def __aenter__(self) -> Engine:
         return self
@@ -287,9 +303,12 @@ class Engine:
     @_store_errors
     async def log_query(
         self, *, guild_id: int | None, channel_id: int | None, question: str, answer: Answer
-    ) -> None:
-        """Record a question without who asked it (no user ids are ever stored)."""
-        await queries.log_question(
+    ) -> int:
+        """Record a question without who asked it (no user ids are ever stored); the row's id,
+        which the reply's vote buttons name. The feedback key is read (made, the first time)
+        here too, so that the buttons' tags need no write of their own."""
+        await self._key()
+        return await queries.log_question(
             self._db,
             at=store.now_iso(),
             guild_id=guild_id,
@@ -298,7 +317,44 @@ class Engine:
             docs=[h.citation.doc for h in answer.hits],
             latency_ms=answer.took_ms,
             declined=answer.declined or answer.problem,
+            verdict=answer.verdict,
         )
+
+    # ---- feedback (index.storage.feedback: votes under keyed hashes, never user ids) ------
+    async def _key(self) -> bytes:
+        if self._feedback_key is None:
+            self._feedback_key = await feedback.secret(self._db)
+        return self._feedback_key
+
+    @_store_errors
+    async def record_vote(self, query_id: int, user_id: int, value: int) -> bool:
+        """`user_id`'s 👍 (+1) or 👎 (-1) on logged question `query_id`, replacing their earlier
+        vote on it; False when the log has no such question."""
+        voter = feedback.voter_hash(await self._key(), query_id, user_id)
+        return await feedback.record_vote(
+            self._db, query_id=query_id, voter=voter, value=value, at=store.now_iso()
+        )
+
+    @_store_errors
+    async def asker_tag(self, query_id: int, user_id: int) -> str:
+        """The opaque tag an answer's 🗑 button carries to recognise its asker."""
+        return feedback.asker_tag(await self._key(), query_id, user_id)
+
+    async def is_asker(self, query_id: int, user_id: int, tag: str) -> bool:
+        return feedback.same_tag(await self.asker_tag(query_id, user_id), tag)
+
+    @_store_errors
+    async def votes(self, query_id: int) -> tuple[int, int]:
+        """(👍, 👎) on a logged question."""
+        return await feedback.vote_counts(self._db, query_id)
+
+    @_store_errors
+    async def unanswered(self, days: float = 7, limit: int = 20) -> list[UnansweredQuestion]:
+        """Questions of the last `days` that got "nothing", "related" or a 👎, grouped by
+        wording, most asked first."""
+        since = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
+        rows = await feedback.unanswered_rows(self._db, since)
+        return feedback.group_unanswered(rows, limit)
 
     @_store_errors
     async def stats(self) -> Stats:

@@ -10,6 +10,12 @@ made. Unknown routes answer 404 and are recorded, so a test can notice a call it
 Besides its main guild it can be in other guilds (`other_guild_ids`, one text channel each,
 to test a bot fenced to some guilds), and tests can send direct messages (`dm=True`).
 
+Buttons: `click` presses a component of a message the bot sent, by custom id; the bot's
+answer to the press is the interaction's callback, and deleting the interaction's original
+message (DELETE .../messages/@original) removes the message the button is on (`deleted`).
+Threads: the bot can start a thread from a message (THREAD_CREATE follows, as from Discord);
+tests write in it by passing the thread's id as `channel_id`.
+
 Faults on request: `rate_limit_once` answers one matching request with 429 + retry_after,
 `token_lifetime` makes interaction follow-ups fail with 404 Unknown Webhook (token expiry), and
 `invalidate_session` forces a full re-IDENTIFY on the next reconnect.
@@ -146,6 +152,8 @@ class DiscordStandIn:
         self.gateway_log: list[tuple[str, Json]] = []  # ("recv"|"send"|"connect", payload)
         self.commands: dict[int | None, list[Json]] = {}  # guild id (None: global) → commands
         self.messages: dict[int, Json] = {}  # every message the bot created, by id
+        self.deleted: list[int] = []  # ids of the bot's messages it deleted since
+        self.threads: dict[int, Json] = {}  # threads the bot started, by id
         self.interaction_messages: dict[str, int] = {}  # interaction token → original message
         self._interaction_channels: dict[str, int] = {}  # interaction token → channel id
         self.session: Session | None = None
@@ -207,6 +215,8 @@ class DiscordStandIn:
                     call.status = 401
                     return _json({"message": "401: Unauthorized", "code": 0}, 401)
                 result = handler(call, *match.groups())
+                if asyncio.iscoroutine(result):
+                    result = await result
                 if result is None:
                     call.status = 204
                     return web.Response(status=204)
@@ -276,10 +286,12 @@ class DiscordStandIn:
             ("PATCH", rf"/webhooks/{app}/{token}/messages/([^/]+)", self._edit_webhook, False),
             ("GET", rf"/webhooks/{app}/{token}/messages/([^/]+)",
              lambda c, t, m: self.messages.get(self._webhook_message_id(t, m)), False),
-            ("DELETE", rf"/webhooks/{app}/{token}/messages/([^/]+)", lambda c, t, m: None, False),
+            ("DELETE", rf"/webhooks/{app}/{token}/messages/([^/]+)", self._delete_webhook, False),
             ("POST", rf"/channels/{snowflake}/messages",
              lambda c, ch: self._create_message(int(ch), c.body), True),
             ("POST", rf"/channels/{snowflake}/typing", lambda c, ch: None, True),
+            ("POST", rf"/channels/{snowflake}/messages/{snowflake}/threads",
+             lambda c, ch, m: self._start_thread(int(ch), int(m), c.body or {}), True),
             ("GET", rf"/channels/{snowflake}/messages/{snowflake}",
              lambda c, ch, m: self.messages.get(int(m)), True),
         ]
@@ -331,6 +343,8 @@ class DiscordStandIn:
         not know belong to the main guild, as they always have."""
         if channel_id in self.dm_channels:
             return None
+        if channel_id in self.threads:
+            channel_id = int(self.threads[channel_id]["parent_id"])
         for guild_id, channels in self.guild_channels.items():
             if channel_id in channels:
                 return guild_id
@@ -369,6 +383,39 @@ class DiscordStandIn:
         if message_id not in self.messages:
             return None
         return self._update_message(message_id, call.body or {})
+
+    def _delete_webhook(self, call: Call, token: str, message: str) -> None:
+        message_id = self._webhook_message_id(token, message)
+        if self.messages.pop(message_id, None) is not None:
+            self.deleted.append(message_id)
+
+    async def _start_thread(self, channel_id: int, message_id: int, body: Json) -> Json:
+        """A public thread from a message in `channel_id`, announced with THREAD_CREATE; as
+        on Discord, the thread's id is the id of the message it starts from."""
+        guild_id = self.guild_of(channel_id)
+        thread = {
+            "id": str(message_id),
+            "guild_id": str(guild_id),
+            "parent_id": str(channel_id),
+            "owner_id": str(self.app_id),
+            "name": body.get("name", ""),
+            "type": 11,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": body.get("auto_archive_duration", 1440),
+                "archive_timestamp": now_iso(),
+                "locked": False,
+            },
+        }
+        self.threads[int(thread["id"])] = thread
+        await self._dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return thread
 
     def _webhook_message_id(self, token: str, message: str) -> int:
         return self.interaction_messages.get(token, 0) if message == "@original" else int(message)
@@ -524,7 +571,7 @@ class DiscordStandIn:
                  "permissions": "0", "position": 1},
             ],
             "channels": channels,
-            "threads": [],
+            "threads": [t for t in self.threads.values() if t["guild_id"] == str(guild_id)],
             "members": [self.member(int(self.bot_user["id"]), "shirabe", bot=True)],
             "voice_states": [],
             "presences": [],

@@ -125,3 +125,51 @@ def test_autocomplete_choices_fit_discords_limits() -> None:
     assert len(choice.name) <= 100 and len(choice.value) <= 100
     short = document_choice(DocumentInfo("a.txt", "題名", 3, None, ""))
     assert (short.name, short.value) == ("題名 (a.txt)", "a.txt")
+
+
+class LogEngine:
+    """An engine whose query log fails, is slow, or works (`log_query` returns row 7)."""
+
+    def __init__(self, *, fail: bool = False, delay: float = 0.0) -> None:
+        self.fail, self.delay, self.written = fail, delay, False
+
+    async def log_query(self, **_: Any) -> int:
+        await asyncio.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError("disk full")
+        self.written = True
+        return 7
+
+    async def asker_tag(self, query_id: int, user_id: int) -> str:
+        return "0" * 32
+
+
+def test_the_log_is_written_first_and_its_failures_cost_only_the_buttons(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot import feedback
+    from index.models import Answer
+
+    monkeypatch.setattr(answering, "LOG_WAIT_SECONDS", 0.05)
+
+    def offer(engine: LogEngine, kind: str = "answer") -> Reply:
+        reply = Reply(kind, content="x", answer=Answer("q", [], [], 1.0))  # type: ignore[arg-type]
+
+        async def run() -> Reply:
+            done = await feedback.log_and_offer(
+                engine, reply, guild_id=1, channel_id=2, asker_id=3  # type: ignore[arg-type]
+            )
+            await asyncio.sleep(0.2)  # a late write finishes meanwhile
+            return done
+
+        return asyncio.run(run())
+
+    ok = offer(LogEngine())
+    assert ok.view is not None
+    assert [item.custom_id for item in ok.view.children] == [
+        "shirabe:vote:up:7", "shirabe:vote:down:7", "shirabe:del:7:" + "0" * 32
+    ]
+    assert offer(LogEngine(), kind="problem").view is None, "no buttons on a notice"
+    assert offer(LogEngine(fail=True)).view is None
+    slow = LogEngine(delay=0.1)
+    assert offer(slow).view is None and slow.written, "sent without buttons, logged anyway"

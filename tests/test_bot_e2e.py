@@ -96,7 +96,7 @@ def test_commands_synced_once_to_the_configured_guild(bot: Harness) -> None:
     syncs = [c for c in s.calls if c.method == "PUT" and c.path.endswith("/commands")]
     assert [c.path for c in syncs] == [f"/applications/{s.app_id}/guilds/{s.guild_id}/commands"]
     commands = {c["name"]: c for c in syncs[0].body}
-    assert set(commands) == {"ask", "search", "source", "reindex", "stats"}
+    assert set(commands) == {"ask", "search", "source", "reindex", "stats", "unanswered"}
     for command in commands.values():
         assert command["description_localizations"].get("ja"), command["name"]
         for option in command.get("options", []):

@@ -114,3 +114,28 @@ def test_version_and_a_db_in_a_missing_folder(tmp_path):
                      cwd=tmp_path)
     assert result.returncode == 2 and "does not exist" in result.stderr
     assert not typo.parent.exists(), "no folder is created behind the user's back"
+
+
+def test_log_unanswered_since_7d_as_json(workdir):
+    """`shirabe log --unanswered`: what /unanswered shows admins, grouped by wording."""
+    from tests.conftest import with_engine
+
+    async def ask_and_log(engine):
+        for question in ("xyzzy plugh", "Xyzzy plugh？", "CSTOの議長は誰?"):
+            answer = await engine.ask(question)
+            await engine.log_query(guild_id=1, channel_id=2, question=question, answer=answer)
+
+    with_engine(workdir / "corpus", workdir / "data" / "shirabe.db", ask_and_log)
+    result = run_cli("log", "--unanswered", "--since", "7d", "--json", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    groups = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [g["wording"] for g in groups] == ["xyzzy plugh"], "the answered one is not listed"
+    assert groups[0]["count"] == 2 and groups[0]["nothing"] == 2
+    assert groups[0]["question"] == "Xyzzy plugh？" and groups[0]["last_at"]
+
+    table = run_cli("log", "--unanswered", "--since", "12h", cwd=workdir)
+    assert table.returncode == 0 and "Xyzzy plugh？" in table.stdout
+    assert "last 12 hours" in table.stdout
+    for bad in (["log", "--unanswered", "--since", "7w"], ["log", "--since", "7d"]):
+        refused = run_cli(*bad, cwd=workdir)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr

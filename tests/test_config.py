@@ -47,6 +47,7 @@ def test_without_a_file_the_example_values_apply(folder: Path) -> None:
     assert config.discord.guild_ids == () and config.discord.rate_seconds == 5
     assert config.discord.rate_burst == 3
     assert not config.discord.answer_dms and not config.discord.leave_foreign_guilds
+    assert not config.discord.reply_in_thread
     assert config.corpus_path == folder / "corpus"
     assert config.index_path == folder / "data" / "shirabe.db"
     assert config.top_k == 3
@@ -69,6 +70,7 @@ api_base = "http://127.0.0.1:8080/api/v10/"
 guild_ids = [123456789012345678, "223456789012345678"]
 admin_role_ids = [5]
 answer_channels = [7, 8]
+reply_in_thread = true
 rate_seconds = 2.5
 rate_burst = 4
 answer_dms = true
@@ -88,7 +90,7 @@ path = "/tmp/x.db"
     assert d.guild_ids == (123456789012345678, 223456789012345678)
     assert d.admin_role_ids == {5} and d.answer_channels == {7, 8}
     assert d.rate_seconds == 2.5 and d.rate_burst == 4 and d.reply_when_nothing_found
-    assert d.answer_dms and d.leave_foreign_guilds
+    assert d.answer_dms and d.leave_foreign_guilds and d.reply_in_thread
     assert config.corpus_path == sub / "docs" and config.index_path == Path("/tmp/x.db")
 
 
@@ -130,6 +132,7 @@ def test_the_environment_token_wins_and_is_never_in_a_repr(folder: Path) -> None
         ('[discord]\ntoken = "t"\nrate_burst = 1000\n', "discord.rate_burst"),
         ('[discord]\ntoken = "t"\nanswer_dms = "no"\n', "discord.answer_dms"),
         ('[discord]\ntoken = "t"\nleave_foreign_guilds = 1\n', "discord.leave_foreign_guilds"),
+        ('[discord]\ntoken = "t"\nreply_in_thread = "yes"\n', "discord.reply_in_thread"),
         ('[discord]\ntoken = "t"\nmax_question_chars = 0\n', "discord.max_question_chars"),
         ('[discord]\ntoken = "t"\nmax_question_chars = 10000\n', "discord.max_question_chars"),
         ('[discord]\ntoken = "t"\nmax_question_chars = true\n', "discord.max_question_chars"),

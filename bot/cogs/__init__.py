@@ -7,4 +7,5 @@ EXTENSIONS = (
     "bot.cogs.reindex",
     "bot.cogs.stats",
     "bot.cogs.questions",
+    "bot.cogs.unanswered",
 )

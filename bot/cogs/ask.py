@@ -9,7 +9,8 @@ from discord import app_commands
 from discord.app_commands import locale_str as _T
 from discord.ext import commands
 
-from bot import answering
+from bot import answering, feedback
+from bot.answering import Reply
 from bot.texts import lang_for_locale
 
 if TYPE_CHECKING:
@@ -43,15 +44,21 @@ class Ask(commands.Cog):
                 **early.send_kwargs(), ephemeral=True
             )
             return
-        work = answering.ask(self.bot.engine, question, k=self.bot.config.top_k, lang=lang)
-        reply = await answering.respond(
-            interaction, work, ephemeral=private, defer_now=self.bot.reindexing
-        )
-        await answering.log_question(
-            self.bot.engine,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            reply=reply,
+        engine = self.bot.engine
+
+        async def work() -> Reply:
+            # Logged before it is sent: the answer's buttons name its row in the query log.
+            reply = await answering.ask(engine, question, k=self.bot.config.top_k, lang=lang)
+            return await feedback.log_and_offer(
+                engine,
+                reply,
+                guild_id=interaction.guild_id,
+                channel_id=interaction.channel_id,
+                asker_id=interaction.user.id,
+            )
+
+        await answering.respond(
+            interaction, work(), ephemeral=private, defer_now=self.bot.reindexing
         )
 
 

@@ -5,6 +5,9 @@ and direct messages when `answer_dms` is on. Nothing is answered outside the fen
 Reading a message's text needs the privileged Message Content intent, except for messages that
 mention the bot (Discord always shows a bot the messages that ping it). Without the intent the
 content of other messages arrives empty, so they are skipped here rather than "answered".
+
+With `reply_in_thread`, an answer to a question in an answer channel opens a thread from the
+question; a question asked in that thread (its parent is an answer channel) is answered there.
 """
 
 from __future__ import annotations
@@ -16,15 +19,17 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot import answering
+from bot import answering, feedback
 from bot.answering import Reply, no_mentions
 from bot.checks import answers_in, message_guild_id
-from bot.texts import lang_for_text, text
+from bot.texts import Lang, lang_for_text, text
 
 if TYPE_CHECKING:
     from bot.app import Shirabe
 
 log = logging.getLogger(__name__)
+
+THREAD_NAME_LIMIT = 100  # Discord's limit on a thread's name
 
 
 def bot_role_ids(message: discord.Message, me: discord.abc.Snowflake) -> set[int]:
@@ -38,6 +43,14 @@ def strip_mentions(content: str, me_id: int, role_ids: set[int]) -> str:
     for role_id in role_ids:
         content = content.replace(f"<@&{role_id}>", " ")
     return " ".join(content.split())
+
+
+def thread_name(question: str, lang: Lang) -> str:
+    """The question on one line, cut to Discord's limit (a generic name if nothing is left)."""
+    name = " ".join(question.split()) or text("thread_name", lang)
+    if len(name) > THREAD_NAME_LIMIT:
+        name = name[: THREAD_NAME_LIMIT - 1] + "…"
+    return name
 
 
 def replies_to(message: discord.Message, me_id: int) -> bool:
@@ -108,20 +121,49 @@ class Questions(commands.Cog):
             if self.bot.cooldown.may_notify(message.author.id):  # not one reply per flood item
                 await self.send(message, early)
             return
+        engine = self.bot.engine
         async with message.channel.typing():
-            reply = await answering.ask(self.bot.engine, question, k=config.top_k, lang=lang)
-        silent = not addressed and not _channel_replies(reply, config)
+            reply = await answering.ask(engine, question, k=config.top_k, lang=lang)
+            silent = not addressed and not _channel_replies(reply, config)
+            # Logged (silent ones too) before it is sent: the buttons name its log row.
+            reply = await feedback.log_and_offer(
+                engine,
+                reply,
+                guild_id=message.guild.id if message.guild else None,
+                channel_id=message.channel.id,
+                asker_id=message.author.id,
+                buttons=not silent,
+            )
         if not silent:
-            await self.send(message, reply)
-        await answering.log_question(
-            self.bot.engine,
-            guild_id=message.guild.id if message.guild else None,
-            channel_id=message.channel.id,
-            reply=reply,
-        )
+            await self.send(message, reply, question=question)
 
-    async def send(self, message: discord.Message, reply: Reply) -> None:
+    async def send(self, message: discord.Message, reply: Reply, *, question: str = "") -> None:
+        """`reply` as a reply to `message`; an answer in a new thread from it, in thread mode."""
+        if reply.kind in feedback.BUTTONED and self.opens_thread(message.channel):
+            thread = await self.open_thread(message, thread_name(question, lang_for_text(question)))
+            if thread is not None:
+                await thread.send(**reply.send_kwargs())
+                return
         await message.reply(**reply.send_kwargs(), mention_author=False)
+
+    def opens_thread(self, channel: discord.abc.MessageableChannel) -> bool:
+        """Thread mode is on and `channel` is an answer channel itself (in a thread the
+        question is answered where it was asked)."""
+        config = self.bot.config.discord
+        return config.reply_in_thread and channel.id in config.answer_channels
+
+    async def open_thread(self, message: discord.Message, name: str) -> discord.Thread | None:
+        """A public thread started from `message`, or None (logged) when Discord refuses one:
+        the answer then goes to the channel as a reply instead of being lost."""
+        try:
+            return await message.create_thread(name=name)
+        except (discord.HTTPException, ValueError) as exc:  # ValueError: no guild cached
+            log.warning(
+                "could not open a thread from message %s (%s); replying in the channel",
+                message.id,
+                exc,
+            )
+            return None
 
 
 async def setup(bot: Shirabe) -> None:

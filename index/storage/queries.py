@@ -140,11 +140,13 @@ async def log_question(
     docs: list[str],
     latency_ms: float,
     declined: str | None,
-) -> None:
-    """One row of the query log; who asked is never stored."""
-    await db.execute(
+    verdict: str | None,
+) -> int:
+    """One row of the query log, committed; its id (votes refer to it). Who asked is never
+    stored."""
+    cur = await db.execute(
         "INSERT INTO query_log(at, guild_id, channel_id, question, top_docs, hits, "
-        "latency_ms, declined) VALUES(?,?,?,?,?,?,?,?)",
+        "latency_ms, declined, verdict) VALUES(?,?,?,?,?,?,?,?,?)",
         (
             at,
             guild_id,
@@ -154,9 +156,13 @@ async def log_question(
             len(docs),
             latency_ms,
             declined,
+            verdict,
         ),
     )
+    row_id = cur.lastrowid
     await db.commit()
+    assert row_id is not None
+    return row_id
 
 
 async def count_live_documents(db: aiosqlite.Connection) -> int:

@@ -65,9 +65,22 @@ CREATE TABLE IF NOT EXISTS query_log (
     top_docs TEXT NOT NULL,
     hits INTEGER NOT NULL,
     latency_ms REAL NOT NULL,
-    declined TEXT
+    declined TEXT,
+    verdict TEXT
+);
+CREATE INDEX IF NOT EXISTS query_log_at ON query_log(at);
+CREATE TABLE IF NOT EXISTS votes (
+    query_id INTEGER NOT NULL REFERENCES query_log(id),
+    voter TEXT NOT NULL,
+    value INTEGER NOT NULL CHECK (value IN (-1, 1)),
+    at TEXT NOT NULL,
+    UNIQUE (query_id, voter)
 );
 """
+
+# Columns added to a table since its first release, with their declarations: a database from
+# before gains them when opened (`_upgrade`) instead of being refused as an older layout.
+ADDED_COLUMNS: dict[str, dict[str, str]] = {"query_log": {"verdict": "TEXT"}}
 
 
 def now_iso() -> str:
@@ -80,13 +93,15 @@ async def connect(db_path: Path, *, create: bool = True) -> aiosqlite.Connection
     A file that is not a SQLite database (truncated, random bytes), or a SQLite database of
     another program or of an older layout, raises IndexUnusable with the path, instead of a
     traceback from deep inside sqlite3. The layout is checked before anything is written,
-    so someone else's database given by mistake is not changed.
+    so someone else's database given by mistake is not changed -- except that a table of ours
+    lacking exactly the columns added since (`ADDED_COLUMNS`) gains them first.
     """
     if not create and not db_path.exists():
         raise IndexUnusable(f"no index at {db_path}: run `shirabe index` first")
     db_path.parent.mkdir(parents=True, exist_ok=True)
     db = await aiosqlite.connect(db_path, timeout=30)
     try:
+        await _upgrade(db)
         await _check_layout(db, db_path)
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=NORMAL")
@@ -115,6 +130,34 @@ def expected_columns() -> dict[str, frozenset[str]]:
         con.close()
 
 
+async def _columns(db: aiosqlite.Connection, table: str) -> set[str]:
+    """The columns of `table` (empty when there is no such table)."""
+    async with db.execute(f"PRAGMA table_info({table})") as cur:
+        return {r[1] for r in await cur.fetchall()}
+
+
+async def _upgrade(db: aiosqlite.Connection) -> None:
+    """Add the columns of `ADDED_COLUMNS` to a database from before they existed.
+
+    Only a table that has every other column of ours is changed: anything else is another
+    layout, which `_check_layout` refuses. Two processes opening the same old database may
+    both try; the second finds the column there (under the write lock) and adds nothing.
+    """
+    ours = expected_columns()
+    for table, added in ADDED_COLUMNS.items():
+        missing = ours[table] - await _columns(db, table)
+        if not missing or missing == ours[table] or not missing <= added.keys():
+            continue
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for column in sorted(missing - await _columns(db, table)):
+                await db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {added[column]}")
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+
+
 async def _check_layout(db: aiosqlite.Connection, db_path: Path) -> None:
     """IndexUnusable unless every table of ours present has all its columns, and the file holds
     at least one of our tables whenever it holds any (else it belongs to another program)."""
@@ -129,9 +172,7 @@ async def _check_layout(db: aiosqlite.Connection, db_path: Path) -> None:
             f"{', '.join(sorted(tables)[:5])}), not a shirabe index"
         )
     for table in sorted(tables & ours.keys()):
-        async with db.execute(f"PRAGMA table_info({table})") as cur:
-            present = {r[1] for r in await cur.fetchall()}
-        if missing := ours[table] - present:
+        if missing := ours[table] - await _columns(db, table):
             raise IndexDamaged(
                 f"{db_path} has an older or foreign layout (table {table} lacks "
                 f"{', '.join(sorted(missing))})"
