@@ -135,8 +135,12 @@ async def ask(engine: Engine, question: str, *, k: int, lang: Lang) -> Reply:
         answer = await engine.ask(question, k)
     if answer.problem:
         return Reply("problem", content=render_problem(answer), answer=answer)
-    kind: ReplyKind = "answer" if answer.hits else "declined"
-    return Reply(kind, embeds=[render_answer(answer, lang)], answer=answer)
+    if not answer.hits:
+        return Reply("declined", embeds=[render_answer(answer, lang)], answer=answer)
+    from bot.passages import passage_view  # bot.passages imports this module
+
+    view = passage_view(answer.hits)
+    return Reply("answer", embeds=[render_answer(answer, lang)], answer=answer, view=view)
 
 
 async def log_question(

@@ -26,6 +26,7 @@ from bot.cogs import EXTENSIONS
 from bot.config import TOKEN_ENV, Config, ConfigError, load_config
 from bot.cooldown import TokenBucket
 from bot.localization import ShirabeTranslator
+from bot.passages import PassageButton
 from bot.texts import lang_for_locale, text
 from index.engine import Engine
 from index.errors import ShirabeError
@@ -125,7 +126,7 @@ class Shirabe(commands.Bot):
         await self.tree.set_translator(ShirabeTranslator())
         # The answer buttons (👍 👎 🗑) of messages sent by any earlier process: their custom
         # ids carry all they need, so registering the classes makes old buttons work.
-        self.add_dynamic_items(*feedback.DYNAMIC_ITEMS)
+        self.add_dynamic_items(*feedback.DYNAMIC_ITEMS, PassageButton)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()

@@ -67,6 +67,10 @@ TEXT: dict[str, dict[Lang, str]] = {
         "ja": "{user} さんの {command} が完了しました:",
     },
     "reindex_kept": {"en": "Index kept unchanged", "ja": "インデックスは変更されませんでした"},
+    "passage_gone": {
+        "en": "That passage is no longer in the index (its document changed); ask again.",
+        "ja": "この段落は索引にありません(文書が更新されました)。もう一度質問してください。",
+    },
     "no_passage": {
         "en": "“{name}” has no passage {number} (it has {count}).",
         "ja": "「{name}」に段落{number}はありません(全{count}段落)。",

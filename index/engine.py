@@ -271,6 +271,13 @@ class Engine:
         return _doc_info(row) if row else None
 
     @_store_errors
+    async def passage_by_id(self, passage_id: int) -> PassageView | None:
+        """The passage a citation's button names (Hit.passage_id); None once its document
+        was re-indexed (the ids of changed documents' passages are not kept)."""
+        place = await queries.passage_place(self._db, passage_id)
+        return await self.passage(place[0], place[1] + 1) if place else None
+
+    @_store_errors
     async def passage(self, name: str, number: int) -> PassageView | None:
         """Passage `number` (1-based, as cited: §7) of a document given by path or title,
         with the sentence before and after it; None when either does not exist."""

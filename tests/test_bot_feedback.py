@@ -157,8 +157,8 @@ def test_answers_carry_two_vote_buttons_and_a_delete_button(bot: Harness) -> Non
     _, mentioned = bot.mention("CSTOの議長は誰?", user=new_user())
     declined = bot.ask("xyzzy plugh", user=new_user())
     for body in (answered, mentioned, declined):
-        assert emojis(body) == ["👍", "👎", "🗑️"], body.get("components")
-        vote_up, vote_down, delete = custom_ids(body)
+        assert emojis(body)[-3:] == ["👍", "👎", "🗑️"], body.get("components")
+        vote_up, vote_down, delete = custom_ids(body)[-3:]
         assert VOTE_ID.fullmatch(vote_up) and VOTE_ID.fullmatch(vote_down)
         assert DELETE_ID.fullmatch(delete)
     assert is_answer(answered) and is_answer(mentioned)
@@ -176,6 +176,25 @@ def test_notices_carry_no_buttons(bot: Harness) -> None:
         bot.ask("CSTO", user=user)
     refused = bot.ask("CSTOの議長は誰?", user=user)
     assert "try again in" in private_note(refused)
+
+
+def test_each_cited_passage_opens_privately_from_its_button(bot: Harness) -> None:
+    """📖 1, 📖 2, 📖 3 under an answer: the cited passage whole, with the sentence before and
+    after it, shown only to whoever pressed; no buttons on a reply that cites nothing."""
+    body = bot.ask("CSTOの議長は誰?", user=new_user())
+    labels = [b.get("label") for b in buttons(body) if b.get("label")]
+    assert labels == ["📖 1", "📖 2", "📖 3"]
+    message = bot.message_of(body)
+    press = next(b for b in buttons(message) if b.get("label") == "📖 1")
+    opened = bot.reply_to(
+        bot.run(bot.standin.click(int(message["id"]), press["custom_id"], user_id=new_user()))
+    )
+    assert opened.get("flags", 0) & EPHEMERAL
+    embed = opened["embeds"][0]
+    assert "§" in embed["title"] and "パシヤン" in embed["description"]
+    assert_no_mentions(opened)
+    declined = bot.ask("xyzzy plugh", user=new_user())
+    assert not [b for b in buttons(declined) if b.get("label")]
 
 
 # ---- votes ---------------------------------------------------------------------------------
@@ -268,7 +287,7 @@ def test_thread_mode_answers_in_a_thread_and_follow_ups_there(bot: Harness) -> N
     thread = bot.wait(lambda: s.threads.get(thread_id), "the thread")
     assert int(thread["parent_id"]) == answers and thread["name"] == "CSTOの本部はどこ?"
     (answer,) = bot.wait(lambda: s.replies_in(thread_id), "the answer in the thread")
-    assert is_answer(answer.body) and emojis(answer.body) == ["👍", "👎", "🗑️"]
+    assert is_answer(answer.body) and emojis(answer.body)[-3:] == ["👍", "👎", "🗑️"]
     assert not bot.channel_replies(asked), "not also in the channel"
 
     follow_up = bot.message("CSTOの議長は誰?", user_id=new_user(), channel_id=thread_id)

@@ -108,6 +108,17 @@ async def document_named(db: aiosqlite.Connection, name: str) -> DocumentRow | N
     return DocumentRow(*row) if row else None
 
 
+async def passage_place(db: aiosqlite.Connection, passage_id: int) -> tuple[str, int] | None:
+    """(document path, ordinal) of a live passage by id; None once it was re-indexed."""
+    async with db.execute(
+        "SELECT d.path, p.ordinal FROM passages p JOIN documents d ON d.id = p.doc_id "
+        f"WHERE p.id = ? AND d.{LIVE}",
+        (passage_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return (row[0], row[1]) if row else None
+
+
 async def passage_with_neighbours(
     db: aiosqlite.Connection, path: str, ordinal: int
 ) -> tuple[DocumentRow, list[tuple[int, int, int, str]]] | None:
