@@ -27,7 +27,8 @@ from tests.conftest import BUNDLED, run_cli
 
 QUESTIONS = ["CSTOの議長は誰?", "カザフスタンで拘束された人数は", "who chairs CSTO?", "セブ湖"]
 CONCURRENT = 200
-MAX_STALL_SECONDS = 0.250  # a build blocking the loop would stall it for seconds; margin for a busy box
+# A build blocking the loop would stall it for seconds; the margin is for a busy 2-core box.
+MAX_STALL_SECONDS = 0.250
 TICK_SECONDS = 0.005
 NEW_FILES = 40  # ~500 new passages: tokenized, and encoded when the encoder is installed
 
