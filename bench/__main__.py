@@ -32,8 +32,8 @@ from pathlib import Path
 
 from bench import measure, rerank
 from bench.corpus import VOCABULARY, ensure_corpus, fidelity, vocabulary
-from bench.inputs import export_tokens, load_queries, make_queries, run_dir
-from bench.peers import PEERS, available
+from bench.inputs import export_tokens, load_queries, make_queries, run_dir, save_exact_top10
+from bench.peers import ALIASES, PEERS, available
 from bench.report import record, render
 from bench.targets import PEER_ORDER
 from bench.workers import CLI_K, cli_bm25_only, worker
@@ -82,6 +82,7 @@ def run(size: int, n_queries: int, peers: list[str], rounds: int = 2) -> dict:
     res["postings"] = len(files.load_postings().docs)
     res["passages"] = tokens.n
     res["query_sets"] = make_queries(tokens, n_queries, rdir, files)
+    save_exact_top10(files, rdir)  # the reference of every peer's overlap@10
     res["peers"] = run_peers(size, peers, files.directory, rounds)
     step("parity on a 10,000-passage sample")
     res["parity_sample"] = measure.run_child(["parity", jarg(size=size)]).result
@@ -307,7 +308,20 @@ def versions() -> dict:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
             out[pkg] = None
+    out["groonga"] = groonga_version()
     return out
+
+
+def groonga_version() -> str | None:
+    """The `groonga` command's version, None when it is not installed."""
+    try:
+        line = subprocess.run(
+            ["groonga", "--version"], capture_output=True, text=True, timeout=30
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    words = line.split()
+    return words[1] if len(words) > 1 and words[0] == "Groonga" else None
 
 
 def git_commit() -> str:
@@ -335,7 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--queries", type=int, default=200, help="queries per set")
     parser.add_argument(
-        "--peers", default=",".join(PEER_ORDER), help="comma-separated peers to run (default: all)"
+        "--peers",
+        default=",".join(PEER_ORDER),
+        help="comma-separated peers to run (default: all; `groonga` is both Groonga rows)",
     )
     parser.add_argument(
         "--rounds",
@@ -351,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(*args.worker)
         return 0
-    peers = [p for p in args.peers.split(",") if p]
+    peers = list(dict.fromkeys(q for p in args.peers.split(",") if p for q in ALIASES.get(p, [p])))
     unknown = set(peers) - set(PEERS)
     if unknown:
         parser.error(f"unknown peers: {', '.join(sorted(unknown))}")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from bench.corpus import OUT, PARTICLES
-from bench.peers import Tokens
+from bench.peers import K, Tokens, top_indices
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -91,6 +91,32 @@ def load_tokens(size: int) -> Tokens:
 
 def load_queries(size: int) -> dict:
     return json.loads((run_dir(size) / "queries.json").read_text())
+
+
+def save_exact_top10(files: GenerationFiles, rdir: Path, atol: float = 1e-9) -> None:
+    """Exact BM25's top 10 for every query, the reference of each peer's overlap@10: dense
+    scores from shirabe's postings (equal to rank_bm25's, see the parity rows); per query
+    the 10 best passages with a positive score, and the other passages whose score ties the
+    10th (any of them may take the last places)."""
+    postings = files.load_postings()
+    queries = json.loads((rdir / "queries.json").read_text())
+    exact: dict[str, list] = {}
+    for which in ("content", "frequent"):
+        exact[which] = []
+        for q in queries[which]:
+            scores = postings.get_scores(q)
+            top = [i for i in top_indices(scores) if scores[i] > 0]
+            tied: list[int] = []
+            if len(top) == K:
+                ties = np.flatnonzero(np.abs(scores - scores[top[-1]]) <= atol).tolist()
+                tied = sorted(set(ties) - set(top))
+            exact[which].append([top, tied])
+    (rdir / "exact_top10.json").write_text(json.dumps(exact))
+
+
+def load_exact_top10(size: int) -> dict | None:
+    path = run_dir(size) / "exact_top10.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def make_queries(tokens: Tokens, n: int, rdir: Path, files: GenerationFiles) -> dict:

@@ -43,11 +43,13 @@ def time_queries(
     queries: list[list[int]],
     warmup: int = 10,
     budget_s: float | None = None,
+    keep: list | None = None,
 ) -> dict[str, float]:
     """Latency of `search` per query (perf_counter_ns), after `warmup` untimed queries.
 
     With `budget_s`, stops early once that much time is spent (a slow peer at 1M), and the
-    count in the result says how many queries were timed.
+    count in the result says how many queries were timed. With `keep`, each timed query's
+    result is appended to it (after its time is taken).
     """
     for q in queries[:warmup]:
         search(q)
@@ -55,8 +57,10 @@ def time_queries(
     started = time.perf_counter()
     for q in queries:
         t0 = time.perf_counter_ns()
-        search(q)
+        found = search(q)
         samples.append(time.perf_counter_ns() - t0)
+        if keep is not None:
+            keep.append(found)
         if budget_s is not None and time.perf_counter() - started > budget_s:
             break
     return percentiles(samples)
@@ -137,17 +141,34 @@ def own_cpu_s() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-class LoadMeter:
-    """Cores kept busy by other programs over an interval: machine busy time minus ours."""
+def pid_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used, from /proc/<pid>/stat."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            stat = fh.read()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self) -> None:
+
+class LoadMeter:
+    """Cores kept busy by other programs over an interval: machine busy time minus ours
+    (this process, the children it has waited for, and the running processes `pids` that
+    work for it, such as a peer's server)."""
+
+    def __init__(self, pids: Sequence[int] = ()) -> None:
+        self.pids = list(pids)
         self.t0 = time.perf_counter()
         self.busy0 = busy_cpu_s()
-        self.own0 = own_cpu_s()
+        self.own0 = self.own_cpu_s()
+
+    def own_cpu_s(self) -> float:
+        return own_cpu_s() + sum(pid_cpu_s(pid) for pid in self.pids)
 
     def others_cores(self) -> float:
         wall = time.perf_counter() - self.t0
-        others = (busy_cpu_s() - self.busy0) - (own_cpu_s() - self.own0)
+        others = (busy_cpu_s() - self.busy0) - (self.own_cpu_s() - self.own0)
         return max(0.0, others / wall) if wall > 0 else 0.0
 
 

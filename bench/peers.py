@@ -4,7 +4,8 @@ The tokens are shirabe's own, read back from its index (term ids per passage, in
 generation's passage order), so every peer indexes exactly the same passages with exactly
 the same terms and passage i is passage i everywhere. Term id t is spelled `t<t>` for the
 peers that take text (FTS5, tantivy) or strings (rank_bm25, bm25s): plain ASCII words that
-every tokenizer keeps whole, unlike kana, which FTS5's unicode61 would split.
+every tokenizer keeps whole, unlike kana, which FTS5's unicode61 would split (Groonga's
+tokenizers split letters from digits: it gets letters only, see bench/groonga.py).
 
 Each adapter separates `prepare` (turning the arrays into the library's input, untimed) from
 `build` (timed: what a user pays with pre-tokenized input), and `search` (timed: tokenized
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from bench import groonga
 
 K = 10
 
@@ -78,6 +81,18 @@ class Peer:
 
     def search(self, query: list[int]) -> list[int]:
         raise NotImplementedError
+
+    def server_pids(self) -> list[int]:
+        """Processes serving for this peer besides this one (their memory counts too)."""
+        return []
+
+    def close(self) -> None:
+        """Stop whatever `open` started."""
+
+    @classmethod
+    def missing(cls) -> str | None:
+        """Why this peer cannot run here, beyond a missing Python module (see MODULES)."""
+        return None
 
 
 def _names(query: list[int]) -> list[str]:
@@ -293,9 +308,67 @@ class Tantivy(Peer):
         return self.searcher.fast_field_values("pid", [addr for _, addr in hits])
 
 
+class GroongaMecab(Peer):
+    """Groonga through its command line (bench/groonga.py): a table of passages, a lexicon
+    with TokenMecab, ranked by Groonga's default score (term frequency: the sum of the
+    query terms' occurrences in the passage); one long-lived `groonga DB` process serves."""
+
+    name = "groonga-mecab"
+    label = "Groonga TokenMecab (TF score)"
+    persistent = True
+    tokenizer = "TokenMecab"
+
+    def prepare(self, tokens: Tokens, workdir: Path) -> None:
+        super().prepare(tokens, workdir)
+        self.commands = workdir.parent / f"{self.name}.commands.grn"  # outside what is measured
+        self.letters = groonga.width(tokens.vocabulary_size)
+        names = groonga.spellings(tokens.vocabulary_size)
+        groonga.write_commands(self.commands, tokens.flat, tokens.offsets, names, self.tokenizer)
+
+    def build(self) -> None:
+        if self.workdir.exists():
+            shutil.rmtree(self.workdir)
+        self.workdir.mkdir(parents=True)
+        try:
+            groonga.run_commands(self.workdir / "db", self.commands)
+        finally:
+            self.commands.unlink(missing_ok=True)
+        (self.workdir / "letters").write_text(str(self.letters))  # how serving spells terms
+
+    def open(self, workdir: Path) -> None:
+        self.letters = int((workdir / "letters").read_text())
+        self.server = groonga.Server(workdir / "db")
+        self.server.command("status")  # returns once the database is open
+
+    def search(self, query: list[int]) -> list[int]:
+        words = [groonga.spell(t, self.letters) for t in query]
+        return groonga.ids(self.server.command(groonga.select(words)))
+
+    def server_pids(self) -> list[int]:
+        return [self.server.pid]
+
+    def close(self) -> None:
+        self.server.close()
+
+    @classmethod
+    def missing(cls) -> str | None:
+        return groonga.missing(cls.tokenizer)
+
+
+class GroongaBigram(GroongaMecab):
+    """The same with Groonga's default tokenizer for Japanese, TokenBigram (ASCII words
+    stay whole, as the terms here are)."""
+
+    name = "groonga-bigram"
+    label = "Groonga TokenBigram (TF score)"
+    tokenizer = "TokenBigram"
+
+
 PEERS: dict[str, type[Peer]] = {
-    p.name: p for p in (Shirabe, RankBM25, RankBM25RS, BM25S, FTS5, Tantivy)
+    p.name: p
+    for p in (Shirabe, RankBM25, RankBM25RS, BM25S, FTS5, Tantivy, GroongaMecab, GroongaBigram)
 }
+ALIASES = {"groonga": [GroongaMecab.name, GroongaBigram.name]}  # --peers groonga: both rows
 MODULES = {
     "rank_bm25": "rank_bm25",
     "rank_bm25_rs": "rank_bm25_rs",
@@ -306,14 +379,14 @@ MODULES = {
 
 
 def available(name: str) -> str | None:
-    """None when the peer can run here, else why not (a missing package, no FTS5)."""
+    """None when the peer can run here, else why not (a missing package, no FTS5, no
+    groonga command or MeCab plugin)."""
     import importlib
 
     module = MODULES.get(name)
-    if module is None:
-        return None
     try:
-        importlib.import_module(module)
+        if module is not None:
+            importlib.import_module(module)
         if name == "bm25s":
             importlib.import_module("bm25s")
     except ImportError as exc:
@@ -323,4 +396,4 @@ def available(name: str) -> str | None:
             sqlite3.connect(":memory:").execute("CREATE VIRTUAL TABLE x USING fts5(a)")
         except sqlite3.OperationalError:
             return "this Python's SQLite has no FTS5"
-    return None
+    return PEERS[name].missing()

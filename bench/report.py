@@ -50,17 +50,18 @@ def render_peers(res: dict) -> str:
     """One row per peer: build, memory, latency per set, and peer / shirabe ratios."""
     peers = res["peers"]
     rows = [
-        "| peer | build s | build peak MB | serving RSS MB (B/posting) | "
+        "| peer | build s | build peak MB | serving RSS MB (B/posting), server process MB | "
         "content p50 / p95 ms | frequent p50 / p95 ms | peer ÷ shirabe: content p50 / p95 "
-        "| frequent p50 / p95 | others' load while timed (cores) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| frequent p50 / p95 | overlap@10 with exact BM25: content / frequent "
+        "| others' load while timed (cores) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in PEER_ORDER:
         p = peers.get(name)
         if p is None:
             continue
         if "skipped" in p or "error" in p:
-            rows.append(f"| {name} | {p.get('skipped') or p.get('error')} ||||||||")
+            rows.append(f"| {name} | {p.get('skipped') or p.get('error')} |||||||||")
             continue
         rows.append("| " + " | ".join(peer_cells(res, name, p)) + " |")
     return "\n".join(rows)
@@ -74,7 +75,8 @@ def peer_cells(res: dict, name: str, p: dict) -> list[str]:
         p.get("label", name) + ("" if p.get("exact") else " ≈"),
         fmt(p["build_s"]),
         fmt(p.get("tree_peak_mb"), 0),
-        f"{fmt(rss, 0)} ({fmt(per, 1)})",
+        f"{fmt(rss, 0)} ({fmt(per, 1)})"
+        + (f", server {fmt(p['server_rss_mb'], 0)}" if "server_rss_mb" in p else ""),
     ]
     for which in ("content", "frequent"):
         t = p[which]
@@ -88,12 +90,18 @@ def peer_cells(res: dict, name: str, p: dict) -> list[str]:
             f"{ratio(p[which]['p50'], base[which]['p50'])} / "
             f"{ratio(p[which]['p95'], base[which]['p95'])}"
         )
+    overlap = p.get("overlap10", {})
+    cells.append(" / ".join(percent(overlap.get(which)) for which in ("content", "frequent")))
     rounds = p.get("rounds_others_cores", [])
     cells.append(
         fmt(p.get("others_cores"))
         + (f" (rounds: {', '.join(fmt(x) for x in rounds)})" if len(rounds) > 1 else "")
     )
     return cells
+
+
+def percent(share: float | None) -> str:
+    return "–" if share is None else f"{share:.0%}"
 
 
 def ratio(peer: float, ours: float) -> str:
@@ -124,14 +132,15 @@ def record(command: str) -> None:
         "",
         "Written by `python -m bench --size N --record` (see bench/README.md for what each "
         "figure means). `≈` marks peers whose BM25 is not rank_bm25's exactly (own idf "
-        "variants), so their top 10 can differ; ratios are peer time ÷ shirabe time.",
+        "variants), so their top 10 can differ; ratios are peer time ÷ shirabe time; "
+        "overlap@10 is the share of exact BM25's top 10 a peer returns (ties counted).",
         "",
         f"Machine: {m['nproc']} cores ({m['cpu']}), {m['mem_gb']} GB RAM; Python "
         f"{m['python']}, SQLite {m['sqlite']}; "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
         + ".",
-        "Commands (from the repository root, after `pip install -e '.[bench]'`): "
-        + "; ".join(f"`{c}`" for c in commands),
+        "Commands (from the repository root, after `pip install -e '.[bench]'` and "
+        "`sh bench/setup_groonga.sh`): " + "; ".join(f"`{c}`" for c in commands),
         "",
     ]
     for r in runs:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import measure, rerank
-from bench.inputs import load_queries, load_tokens, run_dir
+from bench.inputs import load_exact_top10, load_queries, load_tokens, run_dir
 from bench.peers import PEERS, Tokens, top_indices
 
 SLOW_PEER_BUDGET_S = 90.0  # per query set, for peers that take ~1 s a query at 1M
@@ -157,27 +157,52 @@ def w_serve(name: str, size: int, dir: str) -> dict:
     peer = PEERS[name]()
     t0 = time.perf_counter()
     peer.open(Path(dir))
-    out = {"open_s": time.perf_counter() - t0}
-    out.update(serve_queries(peer, size))
-    if name == "shirabe":
-        out["rank_ms"] = time_engine_rank(peer, size)
+    try:
+        out = {"open_s": time.perf_counter() - t0}
+        out.update(serve_queries(peer, size))
+        if name == "shirabe":
+            out["rank_ms"] = time_engine_rank(peer, size)
+    finally:
+        peer.close()
     return out
 
 
 def serve_queries(peer, size: int) -> dict:
-    """p50/p95 per query set, RSS after serving them, and the top 10 of the first queries
-    (kept for the results: a quick cross-peer overlap check)."""
+    """p50/p95 per query set, RSS after serving them (with the peer's server process, if it
+    has one), overlap@10 with exact BM25 on the queries timed, and the top 10 of the first
+    queries (kept for the results)."""
     queries = load_queries(size)
     budget = SLOW_PEER_BUDGET_S if size >= 500_000 else None
     out: dict = {}
-    load = measure.LoadMeter()
+    found: dict[str, list] = {}
+    servers = peer.server_pids()
+    load = measure.LoadMeter(servers)  # a server's CPU time is the peer's, not others'
     for which in ("content", "frequent"):
-        out[which] = measure.time_queries(peer.search, queries[which], budget_s=budget)
+        found[which] = []
+        out[which] = measure.time_queries(
+            peer.search, queries[which], budget_s=budget, keep=found[which]
+        )
     out["others_cores"] = load.others_cores()
-    out["serving_rss_mb"] = measure.rss_mb()
+    if servers:
+        out["server_rss_mb"] = sum(measure.rss_mb(pid) for pid in servers)
+    out["serving_rss_mb"] = measure.rss_mb() + out.get("server_rss_mb", 0.0)
     out["serving_rss"] = measure.rss_breakdown()
+    exact = load_exact_top10(size)
+    if exact is not None:
+        out["overlap10"] = {w: overlap10(found[w], exact[w]) for w in found}
     out["first_top10"] = [list(map(int, peer.search(q))) for q in queries["content"][:3]]
     return out
+
+
+def overlap10(found: list[list[int]], exact: list) -> float | None:
+    """The mean share of exact BM25's top 10 that a peer's top 10 holds, over the queries
+    it answered; a passage tied with exact BM25's 10th counts as one of its top 10."""
+    shares = []
+    for got, (top, tied) in zip(found, exact, strict=False):
+        if top:
+            hits = len({int(i) for i in got} & (set(top) | set(tied)))
+            shares.append(min(hits, len(top)) / len(top))
+    return float(np.mean(shares)) if shares else None
 
 
 def time_engine_rank(peer, size: int) -> dict:
