@@ -3,7 +3,14 @@
 Start-up order matters and follows discord.py's own: `login` (REST: who am I, which
 application) → `setup_hook` (open the index, load the cogs, sync slash commands once) →
 `connect` (gateway). Reconnects and resumes only repeat the last step, so commands are synced
-exactly once per process.
+exactly once per process -- and, with `discord.shard_count` set, only by the process serving
+shard 0, since every process shares the one application's commands.
+
+Sharded (`ShardedShirabe`, discord.py's AutoShardedBot), each process IDENTIFYs with its
+`shard_ids` and gets the events of its guilds only. The processes share one index: a /reindex
+builds in the process that receives it (the build lock is per database, so one started
+meanwhile anywhere is refused), and the others pick up the new generation at their next
+question (`Engine._follow_other_builds`).
 """
 
 from __future__ import annotations
@@ -29,10 +36,13 @@ from bot.localization import ShirabeTranslator
 from bot.passages import PassageButton
 from bot.texts import lang_for_locale, text
 from index.engine import Engine
-from index.errors import ShirabeError
+from index.errors import ReindexRunning, ShirabeError
 from index.settings import DEFAULT
 
 log = logging.getLogger("shirabe.bot")
+
+# While another process builds the index we are about to open, look again this often.
+OPEN_RETRY_SECONDS = 1.0
 
 
 def use_api_base(api_base: str) -> None:
@@ -95,10 +105,16 @@ class Shirabe(commands.Bot):
             intents=intents,
             allowed_mentions=answering.no_mentions(),
             tree_cls=ShirabeTree,
+            **self.shard_options(config),
         )
         self.config = config
         self.cooldown = TokenBucket(config.discord.rate_seconds, burst=config.discord.rate_burst)
         self.synced = False
+
+    @staticmethod
+    def shard_options(config: Config) -> dict:
+        """Client options for the shards; none for the single connection of an unsharded bot."""
+        return {}
 
     @property
     def reindexing(self) -> bool:
@@ -116,10 +132,7 @@ class Shirabe(commands.Bot):
     async def setup_hook(self) -> None:
         cfg = self.config
         log.info("opening the index %s (corpus %s)", cfg.index_path, cfg.corpus_path)
-        settings = replace(DEFAULT, rerank=cfg.rerank, rerank_weight=cfg.rerank_weight)
-        self.engine = await Engine.open(
-            cfg.corpus_path, cfg.index_path, build_if_missing=True, settings=settings
-        )
+        self.engine = await open_engine(cfg)
         await self.engine.warm_up()
         for notice in getattr(self.engine, "notices", []):
             log.warning("index: %s", notice)
@@ -132,10 +145,16 @@ class Shirabe(commands.Bot):
         await self.sync_commands()
 
     async def sync_commands(self) -> None:
-        """To each configured guild (shows up instantly), else globally (up to an hour)."""
+        """To each configured guild (shows up instantly), else globally (up to an hour).
+
+        Sharded, only the process serving shard 0 syncs: the commands belong to the
+        application, not to a shard, and each sync replaces the last."""
         if self.synced:
             return
         self.synced = True
+        if not self.config.discord.syncs_commands:
+            log.info("slash commands are synced by the process serving shard 0, not this one")
+            return
         targets = [discord.Object(gid) for gid in self.config.discord.guild_ids] or [None]
         for guild in targets:
             if guild is not None:
@@ -158,16 +177,25 @@ class Shirabe(commands.Bot):
         discord.py's single-shard client otherwise dials wss://gateway.discord.gg directly,
         which would bypass a Discord-compatible server configured through `api_base`.
         """
-        _, url, _ = await self.http.get_bot_gateway()
+        recommended, url, _ = await self.http.get_bot_gateway()
+        configured = self.config.discord.shard_count
+        if recommended > (configured or 1):
+            log.warning(
+                "Discord recommends %d shards; discord.shard_count is %s (README, Scaling out)",
+                recommended,
+                configured or "unset",
+            )
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
         await super().connect(reconnect=reconnect)
 
     async def on_ready(self) -> None:
+        count = self.config.discord.shard_count
         log.info(
-            "ready as %s (id %s) in %d guild(s)",
+            "ready as %s (id %s) in %d guild(s)%s",
             self.user,
             self.user and self.user.id,
             len(self.guilds),
+            f", shards {list(self.config.discord.shards)} of {count}" if count else "",
         )
         for guild in list(self.guilds):
             await self.fence_guild(guild)
@@ -210,6 +238,41 @@ class Shirabe(commands.Bot):
             log.info("index database closed")
 
 
+class ShardedShirabe(Shirabe, commands.AutoShardedBot):
+    """The same bot over `discord.shard_count` shards, serving `discord.shard_ids` (all when
+    empty): one gateway connection per shard in this process.
+
+    The gateway URL comes from `connect` above, since discord.py's sharded client dials its
+    default gateway when the shard count is given."""
+
+    @staticmethod
+    def shard_options(config: Config) -> dict:
+        d = config.discord
+        return {"shard_count": d.shard_count, "shard_ids": list(d.shard_ids) or None}
+
+
+def make_bot(config: Config) -> Shirabe:
+    """The single-connection bot, or the sharded one when `discord.shard_count` is set."""
+    return ShardedShirabe(config) if config.discord.shard_count else Shirabe(config)
+
+
+async def open_engine(config: Config) -> Engine:
+    """Open (or build) the index; while another process builds it -- the process of another
+    shard starting at the same time, or `shirabe index` -- wait for that build and use it."""
+    settings = replace(DEFAULT, rerank=config.rerank, rerank_weight=config.rerank_weight)
+    waiting = False
+    while True:
+        try:
+            return await Engine.open(
+                config.corpus_path, config.index_path, build_if_missing=True, settings=settings
+            )
+        except ReindexRunning:
+            if not waiting:
+                log.info("another process is building the index; waiting for it to finish")
+                waiting = True
+            await asyncio.sleep(OPEN_RETRY_SECONDS)
+
+
 def run(config_path: Path | None) -> int:
     """`shirabe run`: serve until SIGINT/SIGTERM. Returns the process exit code.
 
@@ -236,7 +299,7 @@ def _setup_logging() -> None:
 
 async def _serve(config: Config) -> int:
     config.index_path.parent.mkdir(parents=True, exist_ok=True)
-    bot = Shirabe(config)
+    bot = make_bot(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

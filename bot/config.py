@@ -35,6 +35,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "reply_when_nothing_found": False,
         "channel_verdict": "answered",
         "message_content_intent": True,
+        "shard_ids": [],
     },
     "corpus": {"path": "corpus"},
     "index": {"path": "data/shirabe.db"},
@@ -49,6 +50,10 @@ MAX_RATE_BURST = 100
 # Keys renamed since an earlier release, old dotted name -> new one. The old name is still
 # read, so existing config files keep working; giving both is refused as ambiguous.
 RENAMED_KEYS = {"discord.cooldown_seconds": "discord.rate_seconds"}
+
+# Keys that are unset unless the file gives them (TOML has no null, so they cannot be in
+# DEFAULTS; the example file shows them commented out).
+UNSET_KEYS = {"discord.shard_count"}
 
 
 class ConfigError(Exception):
@@ -76,6 +81,20 @@ class DiscordConfig:
     reply_when_nothing_found: bool
     channel_verdict: str  # "answered" or "related": the least an answer channel replies to
     message_content_intent: bool
+    shard_count: int | None  # None: one gateway connection for every guild, no sharding
+    shard_ids: tuple[int, ...]  # this process's shards; empty: all of them (when sharded)
+
+    @property
+    def shards(self) -> tuple[int, ...]:
+        """The shards this process serves: (0,) when not sharded."""
+        if self.shard_count is None:
+            return (0,)
+        return self.shard_ids or tuple(range(self.shard_count))
+
+    @property
+    def syncs_commands(self) -> bool:
+        """Slash commands are synced by one process only: the one serving shard 0."""
+        return 0 in self.shards
 
 
 @dataclass(frozen=True)
@@ -125,7 +144,7 @@ def _merge(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
             raise ConfigError(table, "must be a table")
         for key, value in values.items():
             name = f"{table}.{key}"
-            if key not in DEFAULTS[table] and name not in RENAMED_KEYS:
+            if key not in DEFAULTS[table] and name not in RENAMED_KEYS.keys() | UNSET_KEYS:
                 raise ConfigError(name, "unknown key")
             new_name = RENAMED_KEYS.get(name)
             if new_name is not None and new_name.split(".")[1] in values:
@@ -170,6 +189,7 @@ def _validate(
         reply_when_nothing_found=_bool(d, "discord", "reply_when_nothing_found"),
         channel_verdict=_choice(d, "discord", "channel_verdict", ("answered", "related")),
         message_content_intent=_bool(d, "discord", "message_content_intent"),
+        **_shards(d),
     )
     corpus_path = _path(c["corpus"], "corpus", base_dir)
     if not corpus_path.is_dir():
@@ -201,6 +221,27 @@ def _rerank(value: Any) -> bool | None:
     if value == "auto":
         return None
     raise ConfigError("search.rerank", 'must be true, false or "auto"')
+
+
+def _shards(d: dict[str, Any]) -> dict[str, Any]:
+    """`shard_count` (unset, or at least 1) and `shard_ids` (distinct, each below the count)."""
+    count = d.get("shard_count")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        raise ConfigError("discord.shard_count", f"must be an integer of at least 1, not {count!r}")
+    ids = d["shard_ids"]
+    if not isinstance(ids, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+        raise ConfigError("discord.shard_ids", f"must be a list of shard numbers, not {ids!r}")
+    if ids and count is None:
+        raise ConfigError(
+            "discord.shard_ids", "needs discord.shard_count, the total number of shards"
+        )
+    if count is not None and (bad := [i for i in ids if not 0 <= i < count]):
+        raise ConfigError(
+            "discord.shard_ids", f"{bad[0]} is not a shard of {count} (0 to {count - 1})"
+        )
+    if len(set(ids)) != len(ids):
+        raise ConfigError("discord.shard_ids", f"lists a shard twice: {ids}")
+    return {"shard_count": count, "shard_ids": tuple(ids)}
 
 
 def _string(values: dict[str, Any], table: str, key: str) -> str:

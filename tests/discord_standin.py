@@ -16,6 +16,11 @@ message (DELETE .../messages/@original) removes the message the button is on (`d
 Threads: the bot can start a thread from a message (THREAD_CREATE follows, as from Discord);
 tests write in it by passing the thread's id as `channel_id`.
 
+Shards: with `shard_count` > 1 it takes one gateway connection per shard (from one bot process
+or several), reads the shard of each IDENTIFY, and delivers a guild's events only to shard
+`(guild_id >> 22) % shard_count`, Discord's rule (DMs to shard 0); each connection gets READY
+and GUILD_CREATE for its own guilds. `dispatched` records which shard each event went to.
+
 Faults on request: `rate_limit_once` answers one matching request with 429 + retry_after,
 `token_lifetime` makes interaction follow-ups fail with 404 Unknown Webhook (token expiry), and
 `invalidate_session` forces a full re-IDENTIFY on the next reconnect.
@@ -99,6 +104,7 @@ class RateLimit:
 @dataclass
 class Session:
     session_id: str
+    shard_id: int = 0
     seq: int = 0
     buffer: list[Json] = field(default_factory=list)  # dispatched events, for RESUME replay
 
@@ -108,6 +114,7 @@ class Connection:
 
     def __init__(self, ws: web.WebSocketResponse, compress: str | None) -> None:
         self.ws = ws
+        self.shard_id: int | None = None  # set by IDENTIFY or RESUME
         self.zlib = zlib.compressobj() if compress == "zlib-stream" else None
         self.lock = asyncio.Lock()
 
@@ -135,8 +142,10 @@ class DiscordStandIn:
         channel_ids: tuple[int, ...] = (910_000_000_000_000_001, 910_000_000_000_000_002),
         admin_role_id: int = 920_000_000_000_000_001,
         other_guild_ids: tuple[int, ...] = (),
+        shard_count: int = 1,
     ) -> None:
         self.token = token
+        self.shard_count = shard_count  # what GET /gateway/bot recommends, and IDENTIFY must use
         self.app_id = 800_000_000_000_000_001
         self.bot_user = user_payload(self.app_id, "shirabe", bot=True)
         self.guild_id = guild_id
@@ -156,8 +165,9 @@ class DiscordStandIn:
         self.threads: dict[int, Json] = {}  # threads the bot started, by id
         self.interaction_messages: dict[str, int] = {}  # interaction token → original message
         self._interaction_channels: dict[str, int] = {}  # interaction token → channel id
-        self.session: Session | None = None
-        self.connection: Connection | None = None
+        self.sessions: dict[int, Session] = {}  # shard id → its gateway session
+        self.connections: dict[int, Connection] = {}  # shard id → its open websocket
+        self.dispatched: list[tuple[int, Json]] = []  # (shard id, payload) of every event sent
         self.rate_limits: list[RateLimit] = []  # 429s still to answer, see rate_limit_once
         # Interaction tokens older than this many seconds get 404 Unknown Webhook on follow-ups
         # and edits, as real tokens do after 15 minutes (None: they never expire).
@@ -180,8 +190,8 @@ class DiscordStandIn:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
-        if self.connection is not None:
-            await self.connection.ws.close()
+        for conn in list(self.connections.values()):
+            await conn.ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -264,9 +274,9 @@ class DiscordStandIn:
         return _json({"message": "Unknown Webhook", "code": 10015}, 404)
 
     def invalidate_session(self) -> None:
-        """Forget the gateway session, so the next RESUME is refused (op 9) and the bot must
+        """Forget the gateway sessions, so the next RESUME is refused (op 9) and the bot must
         IDENTIFY again and get a new READY -- a full reconnect, not a resume."""
-        self.session = None
+        self.sessions.clear()
 
     def _routes(self) -> list[tuple[str, str, Callable[..., Any], bool]]:
         app, snowflake, token = str(self.app_id), r"(\d+)", r"([^/]+)"
@@ -313,7 +323,7 @@ class DiscordStandIn:
     def _gateway_bot(self) -> Json:
         return {
             "url": f"ws://127.0.0.1:{self.port}/gateway",
-            "shards": 1,
+            "shards": self.shard_count,
             "session_start_limit": {
                 "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1,
             },
@@ -414,7 +424,9 @@ class DiscordStandIn:
             },
         }
         self.threads[int(thread["id"])] = thread
-        await self._dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        await self._dispatch(
+            "THREAD_CREATE", {**thread, "newly_created": True}, shard=self.shard_of(guild_id)
+        )
         return thread
 
     def _webhook_message_id(self, token: str, message: str) -> int:
@@ -473,8 +485,8 @@ class DiscordStandIn:
             payload = json.loads(msg.data)
             self.gateway_log.append(("recv", payload))
             await self._on_gateway_message(conn, payload)
-        if self.connection is conn:
-            self.connection = None
+        if conn.shard_id is not None and self.connections.get(conn.shard_id) is conn:
+            del self.connections[conn.shard_id]
         return ws
 
     async def _on_gateway_message(self, conn: Connection, payload: Json) -> None:
@@ -485,45 +497,65 @@ class DiscordStandIn:
             if data.get("token") != self.token:
                 await conn.ws.close(code=4004, message=b"Authentication failed.")
                 return
-            self.session = Session(session_id=secrets.token_hex(8))
-            self.connection = conn
-            await self._dispatch("READY", self._ready())
-            for guild_id in list(self.guild_channels):
-                await self._dispatch("GUILD_CREATE", self.guild(guild_id))
+            shard_id, count = data.get("shard") or (0, 1)
+            if count != self.shard_count or not 0 <= shard_id < count:
+                await conn.ws.close(code=4010, message=b"Invalid shard.")
+                return
+            conn.shard_id = shard_id
+            self.sessions[shard_id] = Session(secrets.token_hex(8), shard_id)
+            self.connections[shard_id] = conn
+            await self._dispatch("READY", self._ready(shard_id), shard=shard_id)
+            for guild_id in self.guilds_of(shard_id):
+                await self._dispatch("GUILD_CREATE", self.guild(guild_id), shard=shard_id)
         elif op == 6:  # resume
-            session = self.session
-            if session is None or data.get("session_id") != session.session_id:
+            session = next(
+                (s for s in self.sessions.values() if s.session_id == data.get("session_id")),
+                None,
+            )
+            if session is None:
                 await conn.send({"op": 9, "d": False})
                 return
-            self.connection = conn
+            conn.shard_id = session.shard_id
+            self.connections[session.shard_id] = conn
             for event in session.buffer:
                 if event["s"] > (data.get("seq") or 0):
                     await conn.send(event)
-            await self._dispatch("RESUMED", {})
+            await self._dispatch("RESUMED", {}, shard=session.shard_id)
 
-    async def _dispatch(self, event: str, data: Json) -> None:
-        assert self.session is not None, "no gateway session yet"
-        self.session.seq += 1
-        payload = {"op": 0, "t": event, "s": self.session.seq, "d": data}
-        self.session.buffer.append(payload)
+    def shard_of(self, guild_id: int | None) -> int:
+        """The shard that gets a guild's events (Discord's rule); DMs go to shard 0."""
+        return 0 if guild_id is None else (guild_id >> 22) % self.shard_count
+
+    def guilds_of(self, shard_id: int) -> list[int]:
+        return [g for g in list(self.guild_channels) if self.shard_of(g) == shard_id]
+
+    async def _dispatch(self, event: str, data: Json, *, shard: int = 0) -> None:
+        """Send an event to one shard's session (buffered for RESUME while it is away)."""
+        session = self.sessions.get(shard)
+        assert session is not None, f"no gateway session for shard {shard} yet"
+        session.seq += 1
+        payload = {"op": 0, "t": event, "s": session.seq, "d": data}
+        session.buffer.append(payload)
         self.gateway_log.append(("send", payload))
-        if self.connection is not None:
-            await self.connection.send(payload)
+        self.dispatched.append((shard, payload))
+        if (conn := self.connections.get(shard)) is not None:
+            await conn.send(payload)
 
     async def drop_connection(self, code: int = 4000) -> None:
-        """Close the gateway socket the way Discord does on a hiccup (resumable close code)."""
-        conn, self.connection = self.connection, None
-        if conn is not None:
+        """Close the gateway sockets the way Discord does on a hiccup (resumable close code)."""
+        conns, self.connections = list(self.connections.values()), {}
+        for conn in conns:
             await conn.ws.close(code=code, message=b"stand-in closed the connection")
 
-    def _ready(self) -> Json:
+    def _ready(self, shard_id: int = 0) -> Json:
+        session = self.sessions.get(shard_id)
         return {
             "v": 10,
             "user": self.bot_user,
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guild_channels],
-            "session_id": self.session.session_id if self.session else "",
+            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds_of(shard_id)],
+            "session_id": session.session_id if session else "",
             "resume_gateway_url": f"ws://127.0.0.1:{self.port}/resume-gateway",
-            "shard": [0, 1],
+            "shard": [shard_id, self.shard_count],
             "application": {"id": str(self.app_id), "flags": 1 << 19},
             "private_channels": [],
             "relationships": [],
@@ -696,7 +728,7 @@ class DiscordStandIn:
         if message is not None:  # a component: its callbacks edit this message
             payload["message"] = message
             self.interaction_messages[token] = int(message["id"])
-        await self._dispatch("INTERACTION_CREATE", payload)
+        await self._dispatch("INTERACTION_CREATE", payload, shard=self.shard_of(guild_id))
         return payload
 
     async def join_guild(self, guild_id: int) -> None:
@@ -705,7 +737,7 @@ class DiscordStandIn:
         self.guild_channels[guild_id] = (guild_id + 1,)
         payload = self.guild(guild_id)
         del payload["unavailable"]
-        await self._dispatch("GUILD_CREATE", payload)
+        await self._dispatch("GUILD_CREATE", payload, shard=self.shard_of(guild_id))
 
     def _default_channel(self, guild_id: int | None, user_id: int) -> int:
         """A guild's first text channel, or the user's DM channel with the bot."""
@@ -761,7 +793,7 @@ class DiscordStandIn:
                 **({"guild_id": str(guild)} if guild is not None else {}),
             }
             payload["referenced_message"] = reply_to
-        await self._dispatch("MESSAGE_CREATE", payload)
+        await self._dispatch("MESSAGE_CREATE", payload, shard=self.shard_of(guild))
         return payload
 
     # ---- what tests read ------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import run
-from bot.config import DEFAULTS, ConfigError, load_config
+from bot.config import DEFAULTS, UNSET_KEYS, ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -40,6 +40,16 @@ def test_every_key_in_the_example_is_commented() -> None:
             assert lines[i - 1].startswith("#"), f"no comment above {line!r}"
 
 
+def test_keys_unset_by_default_are_shown_commented_out_in_the_example() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for name in UNSET_KEYS:
+        table, key = name.split(".")
+        assert key not in DEFAULTS[table]
+        line = next(line for line in text.splitlines() if line.startswith(f"# {key} = "))
+        uncommented = tomllib.loads(line.removeprefix("# "))
+        assert set(uncommented) == {key}, line
+
+
 def test_without_a_file_the_example_values_apply(folder: Path) -> None:
     config = load_config(None, env=ENV)
     assert config.source is None
@@ -51,6 +61,8 @@ def test_without_a_file_the_example_values_apply(folder: Path) -> None:
     assert config.corpus_path == folder / "corpus"
     assert config.index_path == folder / "data" / "shirabe.db"
     assert config.top_k == 3
+    assert config.discord.shard_count is None and config.discord.shard_ids == ()
+    assert config.discord.shards == (0,) and config.discord.syncs_commands
 
 
 def test_config_toml_in_the_current_folder_is_the_default(folder: Path) -> None:
@@ -103,6 +115,21 @@ def test_the_old_cooldown_seconds_key_still_sets_the_refill_interval(folder: Pat
                        env=ENV).discord.rate_seconds == 0
 
 
+@pytest.mark.parametrize(
+    ("keys", "count", "shards", "syncs"),
+    [
+        ("shard_count = 1", 1, (0,), True),
+        ("shard_count = 4", 4, (0, 1, 2, 3), True),  # no shard_ids: all shards, here
+        ("shard_count = 4\nshard_ids = [3, 1]", 4, (3, 1), False),
+        ("shard_count = 2\nshard_ids = [0]", 2, (0,), True),
+    ],
+)
+def test_shard_keys(folder: Path, keys: str, count: int, shards: tuple, syncs: bool) -> None:
+    """The shards this process serves; only the one serving shard 0 syncs slash commands."""
+    d = load_config(write(folder, f"[discord]\n{keys}\n"), env=ENV).discord
+    assert d.shard_count == count and d.shards == shards and d.syncs_commands == syncs
+
+
 def test_the_environment_token_wins_and_is_never_in_a_repr(folder: Path) -> None:
     path = write(folder, '[discord]\ntoken = "file-token"\n')
     config = load_config(path, env=ENV)
@@ -138,6 +165,18 @@ def test_the_environment_token_wins_and_is_never_in_a_repr(folder: Path) -> None
         ('[discord]\ntoken = "t"\nmax_question_chars = true\n', "discord.max_question_chars"),
         ('[discord]\ntoken = "t"\nreply_when_nothing_found = "no"\n',
          "discord.reply_when_nothing_found"),
+        ('[discord]\ntoken = "t"\nshard_count = 0\n', "discord.shard_count"),
+        ('[discord]\ntoken = "t"\nshard_count = -2\n', "discord.shard_count"),
+        ('[discord]\ntoken = "t"\nshard_count = 2.0\n', "discord.shard_count"),
+        ('[discord]\ntoken = "t"\nshard_count = "2"\n', "discord.shard_count"),
+        ('[discord]\ntoken = "t"\nshard_count = true\n', "discord.shard_count"),
+        ('[discord]\ntoken = "t"\nshard_ids = [0]\n', "discord.shard_ids"),
+        ('[discord]\ntoken = "t"\nshard_count = 2\nshard_ids = [2]\n', "discord.shard_ids"),
+        ('[discord]\ntoken = "t"\nshard_count = 2\nshard_ids = [-1]\n', "discord.shard_ids"),
+        ('[discord]\ntoken = "t"\nshard_count = 2\nshard_ids = [1, 1]\n', "discord.shard_ids"),
+        ('[discord]\ntoken = "t"\nshard_count = 2\nshard_ids = ["0"]\n', "discord.shard_ids"),
+        ('[discord]\ntoken = "t"\nshard_count = 2\nshard_ids = [true]\n', "discord.shard_ids"),
+        ('[discord]\ntoken = "t"\nshard_count = 2\nshard_ids = 0\n', "discord.shard_ids"),
         ('[discord]\ntoken = "t"\ntokn = "x"\n', "discord.tokn"),
         ('[discord]\ntoken = "t"\n[serach]\ntop_k = 3\n', "serach"),
         ('[discord]\ntoken = "t"\n[search]\ntop_k = 0\n', "search.top_k"),
