@@ -189,7 +189,7 @@ ENGINE_REQUESTS = {  # cases the engine does not handle yet (none now)
 
 
 def ask(work: Path, vectors: bool):
-    flags = [] if vectors else ["--no-rerank"]
+    flags = ["--rerank"] if vectors else ["--no-rerank"]
     return run_cli("ask", "--json", *flags, cwd=work, stdin="\n".join(QUESTIONS) + "\n")
 
 
@@ -206,13 +206,16 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[bool,
     installed), its WAL checkpointed into the main file, and its clean answers."""
     work = tmp_path_factory.mktemp("template")
     shutil.copytree(BUNDLED, work / "corpus")
-    result = run_cli("index", cwd=work, timeout=300)
+    from index.retrieval import semantic
+
+    encoder = ["--rerank"] if semantic.available() else []  # re-ranking is off by default
+    result = run_cli("index", *encoder, cwd=work, timeout=300)
     assert result.returncode == 0, result.stderr
     con = sqlite3.connect(work / DB)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
     clean = {}
-    for vectors in (False, True):
+    for vectors in (False, True) if encoder else (False,):
         answer = ask(work, vectors)
         assert answer.returncode == 0, answer.stderr
         clean[vectors] = hits(answer.stdout)
@@ -254,7 +257,7 @@ def test_damaged_index_is_rebuilt_or_refused_with_a_message(
     if case.outcome == "refused":
         assert first.returncode == 2 and "run `shirabe index`" in first.stderr, first.stderr
         assert not first.stdout.strip(), "no answers from a damaged database"
-        repair = run_cli("index", *([] if case.vectors else ["--no-rerank"]), cwd=work)
+        repair = run_cli("index", "--rerank" if case.vectors else "--no-rerank", cwd=work)
         assert repair.returncode == 0, repair.stderr
         assert_clean_output(repair.stderr)
         assert "moved it to shirabe.db.broken-" in repair.stdout + repair.stderr
