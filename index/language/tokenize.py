@@ -259,6 +259,22 @@ def _flush(run: list[tuple[str, int, str, object]]) -> Iterator[tuple[str, int, 
 
 def tokenize_spans(text: str) -> list[Token]:
     """Content-word tokens of `text` with spans in `text` itself."""
+    if len(text) <= CACHED_SPAN_CHARS:
+        return list(_cached_spans(text))
+    return _spans(text)
+
+
+# A question reads the sentences of its shown passages (the verdict) and then excerpts the
+# same passages: the second reading is a cache hit. Passages are a few hundred characters.
+CACHED_SPAN_CHARS = 2000
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_spans(text: str) -> tuple[Token, ...]:
+    return tuple(_spans(text))
+
+
+def _spans(text: str) -> list[Token]:
     norm, origin = normalize_with_map(text)
     tokens: list[Token] = []
     for base, piece in _pieces(norm):
