@@ -64,8 +64,7 @@ class ShirabeTree(app_commands.CommandTree):
         Outside it the interaction gets no response at all: Discord shows the user "did not
         respond", which tells them nothing about the corpus. Buttons are fenced by their views.
         """
-        config: Config = self.client.config  # type: ignore[attr-defined]
-        return checks.answers_in(interaction.guild_id, config.discord)
+        return checks.interaction_fenced_in(interaction)
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError

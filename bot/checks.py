@@ -50,6 +50,12 @@ def answers_in(guild_id: int | None, config: DiscordConfig) -> bool:
     return True
 
 
+def interaction_fenced_in(interaction: discord.Interaction) -> bool:
+    """The fence for an interaction (command, autocomplete or button press) of this bot."""
+    config = interaction.client.config  # type: ignore[attr-defined]
+    return answers_in(interaction.guild_id, config.discord)
+
+
 def is_foreign(guild_id: int, config: DiscordConfig) -> bool:
     """The guild is outside a configured `guild_ids` (an empty list fences nothing)."""
     return bool(config.guild_ids) and guild_id not in config.guild_ids

@@ -19,7 +19,7 @@ import discord
 
 from bot import answering
 from bot.answering import Reply
-from bot.checks import answers_in
+from bot.checks import interaction_fenced_in
 from bot.texts import lang_for_locale, text
 from index.engine import Engine
 from index.errors import ShirabeError
@@ -58,7 +58,7 @@ class VoteButton(
         return cls(int(match["query"]), 1 if match["value"] == "up" else -1)
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        return _fenced_in(interaction)
+        return interaction_fenced_in(interaction)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Store the vote and thank the voter privately (deferred if the database is slow,
@@ -101,7 +101,7 @@ class DeleteButton(
         return cls(int(match["query"]), match["tag"])
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        return _fenced_in(interaction)
+        return interaction_fenced_in(interaction)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         engine: Engine = interaction.client.engine  # type: ignore[attr-defined]
@@ -157,12 +157,6 @@ async def log_and_offer(
         return reply
     reply.view = answer_view(query_id, tag, reply.view)
     return reply
-
-
-def _fenced_in(interaction: discord.Interaction) -> bool:
-    """The guild fence for button presses (the command tree's check never sees them)."""
-    config = interaction.client.config  # type: ignore[attr-defined]
-    return answers_in(interaction.guild_id, config.discord)
 
 
 async def _failed(interaction: discord.Interaction, what: str, exc: Exception) -> None:

@@ -15,7 +15,7 @@ import discord
 
 from bot import answering
 from bot.answering import Reply
-from bot.checks import answers_in
+from bot.checks import interaction_fenced_in
 from bot.render import render_passage
 from bot.texts import lang_for_locale, text
 from index.engine import Engine
@@ -48,8 +48,7 @@ class PassageButton(
         return cls(int(match["number"]), int(match["passage"]))
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        config = interaction.client.config  # type: ignore[attr-defined]
-        return answers_in(interaction.guild_id, config.discord)
+        return interaction_fenced_in(interaction)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         engine: Engine = interaction.client.engine  # type: ignore[attr-defined]

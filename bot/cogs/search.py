@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot import answering
 from bot.answering import Reply, no_mentions
-from bot.checks import answers_in
+from bot.checks import interaction_fenced_in
 from bot.render import render_search_page
 from bot.texts import Lang, lang_for_locale, text
 from index.models import Answer
@@ -59,7 +59,7 @@ class SearchPager(discord.ui.View):
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         """The fence applies to button presses too: the command tree's check never sees them."""
-        return answers_in(interaction.guild_id, self.bot.config.discord)
+        return interaction_fenced_in(interaction)
 
     @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary)
     async def previous(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
