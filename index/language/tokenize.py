@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import re
+import sys
 import threading
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from index.errors import TokenizerMissing
 
@@ -201,7 +202,57 @@ def _term_of(surface: str, feature) -> str | None:
     return term
 
 
-def _node_terms(piece: str) -> Iterator[tuple[str, int, int, str]]:
+class _NodeInfo(NamedTuple):
+    """What the rules decide about one tagger node, from its surface and features alone."""
+
+    tag: str  # UniDic pos1-pos2-pos3
+    katakana: bool  # the surface is all katakana: the node joins a katakana run
+    term: str | None  # its term on its own (a katakana node: as a run of one node)
+
+
+def _node_info(surface: str, feature) -> _NodeInfo:
+    """The rules for one node (`feature` is fugashi's parsed feature tuple)."""
+    tag = sys.intern(f"{feature.pos1}-{feature.pos2}-{feature.pos3}")  # a few hundred tags
+    term = _term_of(surface, feature)
+    if not _KATAKANA_RUN.fullmatch(surface):
+        return _NodeInfo(tag, False, term)
+    if term is not None and not _KATAKANA_RUN.fullmatch(term):
+        term = surface  # コレ stays コレ: a word written in katakana is searched as written
+    return _NodeInfo(tag, True, term)
+
+
+class _NodeCache:
+    """`_node_info` per distinct (surface, raw feature string) of the nodes seen.
+
+    Every rule of a node depends only on those two strings, and text is Zipfian, so most
+    nodes are ones seen before: deciding once per pair, instead of building fugashi's feature
+    namedtuple and running the rules for every node, is what keeps a build near the tagger's
+    own speed. Bounded by two generations: when `hot` is full it becomes `cold` and a new
+    `hot` starts; a pair found in `cold` moves back to `hot`, so frequent words stay while
+    the long tail is dropped (at most 2 * size pairs, about 300 bytes each).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.hot: dict[tuple[str, str], _NodeInfo] = {}
+        self.cold: dict[tuple[str, str], _NodeInfo] = {}
+
+    def add(self, key: tuple[str, str], node) -> _NodeInfo:
+        """A pair not in `hot` (`node` is its fugashi node): its info, now in `hot`."""
+        info = self.cold.get(key)
+        if info is None:
+            info = _node_info(key[0], node.feature)
+        if len(self.hot) >= self.size:
+            self.cold = self.hot
+            self.hot = {}
+        self.hot[key] = info
+        return info
+
+
+_node_cache = _NodeCache(32_768)
+
+
+def _node_terms(piece: str) -> list[tuple[str, int, int, str]]:
     """(term, start, end, pos) for the content words of one normalized piece.
 
     A run of adjacent katakana nodes is one term, its written form: UniDic splits an unknown
@@ -209,52 +260,55 @@ def _node_terms(piece: str) -> Iterator[tuple[str, int, int, str]]:
     「パシニャン首相」 one word; ブリンケン is ブリン + ケン), so only the whole run makes a
     question's name meet the same name in the documents.
     """
-    run: list[tuple[str, int, str, object]] = []  # (surface, start, pos, feature) so far
+    out: list[tuple[str, int, int, str]] = []
+    run: list[tuple[str, int, str, str | None]] = []  # (surface, start, tag, term) so far
+    cache = _node_cache
     pos = 0
     for node in _tagger()(piece):
-        if node.white_space and run:
-            yield from _flush(run)
-        pos += len(node.white_space)
+        white_space = node.white_space
+        if white_space:
+            if run:
+                _flush(run, out)
+            pos += len(white_space)
+        surface = node.surface
         start = pos
-        pos += len(node.surface)
-        f = node.feature
-        tag = f"{f.pos1}-{f.pos2}-{f.pos3}"
-        if _KATAKANA_RUN.fullmatch(node.surface):
-            run.append((node.surface, start, tag, f))
+        pos += len(surface)
+        key = (surface, node.feature_raw)
+        info = cache.hot.get(key)
+        if info is None:
+            info = cache.add(key, node)
+        tag, katakana, term = info
+        if katakana:
+            run.append((surface, start, tag, term))
             continue
         if run:
-            yield from _flush(run)
-        term = _term_of(node.surface, f)
+            _flush(run, out)
         if term is not None:
-            yield term, start, pos, tag
+            out.append((term, start, pos, tag))
     if run:
-        yield from _flush(run)
+        _flush(run, out)
+    return out
 
 
-def _flush(run: list[tuple[str, int, str, object]]) -> Iterator[tuple[str, int, int, str]]:
-    """Emit a katakana run (and empty it): one node keeps the usual lemma rules, several are
-    joined by their written forms and tagged as the proper noun among them, if any."""
-    surface = "".join(s for s, _, _, _ in run)
-    if len(run) > MAX_RUN_NODES:
-        # Not one name but katakana written without breaks (カザフスタンカザフスタン…):
-        # its words are kept as the tagger cut them.
-        nodes = [[node] for node in run]
-        run.clear()
-        for single in nodes:
-            yield from _flush(single)
-        return
-    start, end = run[0][1], run[-1][1] + len(run[-1][0])
-    if len(run) == 1:
-        term = _term_of(surface, run[0][3])
-        if term is not None and not _KATAKANA_RUN.fullmatch(term):
-            term = surface  # コレ stays コレ: a word written in katakana is searched as written
-        tag = run[0][2]
+def _flush(
+    run: list[tuple[str, int, str, str | None]], out: list[tuple[str, int, int, str]]
+) -> None:
+    """Append a katakana run's term to `out` (and empty the run): one node keeps the usual
+    lemma rules, several are joined by their written forms and tagged as the proper noun
+    among them, if any."""
+    if len(run) == 1 or len(run) > MAX_RUN_NODES:
+        # More than MAX_RUN_NODES is not one name but katakana written without breaks
+        # (カザフスタンカザフスタン…): its words are kept as the tagger cut them.
+        for surface, start, tag, term in run:
+            if term is not None:
+                out.append((term, start, start + len(surface), tag))
     else:
-        term = surface
+        start = run[0][1]
+        end = run[-1][1] + len(run[-1][0])
+        term = "".join(surface for surface, _, _, _ in run)
         tag = next((t for _, _, t, _ in run if "固有名詞" in t), "名詞-普通名詞-一般")
+        out.append((term, start, end, tag))
     run.clear()
-    if term is not None:
-        yield term, start, end, tag
 
 
 def tokenize_spans(text: str) -> list[Token]:
@@ -296,5 +350,5 @@ def tokenize(text: str) -> list[str]:
     norm = _DIGIT_COMMA.sub("", unicodedata.normalize("NFKC", text).lower())
     terms: list[str] = []
     for _, piece in _pieces(norm):
-        terms.extend(term for term, _, _, _ in _node_terms(piece))
+        terms.extend([term for term, _, _, _ in _node_terms(piece)])
     return terms
