@@ -79,7 +79,7 @@ def run(size: int, n_queries: int, peers: list[str], rounds: int = 2) -> dict:
     res["build"]["throughput_ratio"] = res["build"]["chars_per_s"] / res["fugashi"]["chars_per_s"]
     step("export tokens and queries")
     tokens, files = export_tokens(db, rdir)
-    res["postings"] = len(files.load_postings().docs)
+    res["postings"] = files.load_postings().postings_count
     res["passages"] = tokens.n
     res["query_sets"] = make_queries(tokens, n_queries, rdir, files)
     save_exact_top10(files, rdir)  # the reference of every peer's overlap@10
@@ -186,7 +186,7 @@ def engine_targets(info, db: Path) -> dict:
     out["serving"] = child.result
     step("shirabe ask --json, batch mode")
     out["cli_batch"] = cli_batch(info.directory, db, texts)
-    step("re-ranking on: encoder throughput, then latency and memory on vectors of the real shape")
+    step("re-ranking on: a build as `shirabe index --rerank` runs it; engine.ask unseen, cached")
     out["rerank"] = rerank.measure_rerank(info.directory, db, texts)
     return out
 

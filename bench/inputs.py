@@ -66,10 +66,11 @@ def export_tokens(db: Path, rdir: Path) -> tuple[Tokens, GenerationFiles]:
     from index.storage import queries
 
     async def read(conn) -> tuple[list[bytes], dict[str, int]]:
-        return await queries.live_term_blobs(conn), await queries.vocabulary(conn)
+        blobs = [b async for chunk in queries.live_term_blobs(conn, 100_000) for b in chunk]
+        return blobs, await queries.vocabulary(conn)
 
     files = live_files(db)
-    ids = files.load_passage_ids()
+    ids = files.load_postings().passage_ids
     blobs, vocabulary = read_index(db, read)
     if len(blobs) != len(ids):
         raise RuntimeError(f"{len(blobs)} live passages in {db}, {len(ids)} in {files}")
@@ -146,7 +147,7 @@ def make_queries(tokens: Tokens, n: int, rdir: Path, files: GenerationFiles) -> 
         extra = rng.choice(top, int(rng.integers(1, 3)), replace=False)
         frequent.append(q + [int(t) for t in extra])
     names = json.loads((rdir / "terms.json").read_text())
-    df = np.diff(files.load_postings().offsets)
+    df = files.load_postings().dfs
     queries = {
         "content": content,
         "frequent": frequent,

@@ -113,15 +113,12 @@ class Shirabe(Peer):
         self.tokens = tokens
 
     def build(self) -> None:
-        from index.retrieval.bm25 import build_postings
-        from index.storage.generation import GenerationFiles
+        from index.storage.publisher import build_segments
 
         t = self.tokens
         self.workdir.mkdir(parents=True, exist_ok=True)
         # passage i is passage i here: the passage order a generation stores is the identity
-        GenerationFiles(self.workdir).save_postings(
-            build_postings(t.flat, t.offsets, t.vocabulary_size), np.arange(t.n, dtype=np.int64)
-        )
+        build_segments(self.workdir, t.flat, t.offsets, t.vocabulary_size)
 
     def open(self, workdir: Path) -> None:
         from index.storage.generation import GenerationFiles

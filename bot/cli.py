@@ -30,7 +30,6 @@ from index.evaluate import (
     verdict_curve,
 )
 from index.models import Answer, UnansweredQuestion
-from index.settings import DEFAULT
 from index.storage.build import build_index
 
 DEFAULT_CORPUS = Path("corpus")
@@ -53,8 +52,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--rerank",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="re-rank with the sentence encoder (default: when the index has passage "
-        "vectors, which builds compute for corpora of up to 50,000 passages)",
+        help="re-rank BM25's best passages with the sentence encoder (default: off). Passage "
+        "vectors are encoded when a question first needs them and cached in the database, so "
+        "`index` ignores this flag: builds encode nothing",
     )
 
 
@@ -105,8 +105,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 async def _index(args) -> int:
-    vectors = DEFAULT.rerank if args.rerank is None else args.rerank
-    report = await build_index(args.corpus, args.db, ProgressBar(), vectors, repair=True)
+    # --rerank / --no-rerank are accepted and change nothing: builds encode no vectors.
+    report = await build_index(args.corpus, args.db, ProgressBar(), repair=True)
     print(render_report(report))
     return 0
 
@@ -177,7 +177,7 @@ async def _eval(args) -> int:
     finally:
         await engine.close()
     split = f" (split {args.split})" if args.split else ""
-    mode = "re-ranked" if engine.generation.vectors is not None and engine.rerank else "BM25"
+    mode = "re-ranked" if engine.reranking else "BM25"
     print(f"{len(questions)} questions from {source}{split}; ranking: {mode}")
     print(format_table(evaluate(pairs)))
     if args.lookups:

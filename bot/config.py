@@ -103,7 +103,7 @@ class Config:
     corpus_path: Path
     index_path: Path
     top_k: int
-    rerank: bool | None  # None: when the index has passage vectors
+    rerank: bool | None  # None ("auto"): when the sentence encoder is installed
     rerank_weight: float
     source: Path | None  # the file read, or None when running on the defaults
 
@@ -215,7 +215,7 @@ def _rate_seconds_key(section: dict[str, Any]) -> str:
 
 
 def _rerank(value: Any) -> bool | None:
-    """true / false, or "auto": re-rank when the index has passage vectors."""
+    """true / false, or "auto": re-rank when the sentence encoder is installed."""
     if isinstance(value, bool):
         return value
     if value == "auto":

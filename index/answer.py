@@ -1,9 +1,9 @@
 """One question, from text to `Answer`: rank, read the head's sentences, decide the verdict,
 then excerpt and cite one page.
 
-CPU work (tokenizing, scoring, excerpts) runs through `run`, the engine's bounded worker
-threads, so an event loop serving Discord is never blocked by it; reading passages goes
-through the shared connection.
+CPU work (tokenizing, scoring, encoding, excerpts) runs through `run`, the engine's bounded
+worker threads, so an event loop serving Discord is never blocked by it; reading passages (and
+cached passage vectors) goes through the shared connection.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import aiosqlite
 import numpy as np
 
-from index.language.passages import split_sentences
 from index.language.translate_select import IndexPassages
 from index.live import Generation, LazyNames
 from index.models import Answer, AnswerLine, Citation, Hit
@@ -24,6 +23,7 @@ from index.retrieval.excerpt import make_excerpt
 from index.retrieval.search import Candidate, QueryPlan, Ranked
 from index.settings import Settings
 from index.storage import queries
+from index.storage.vector_cache import Passage, VectorCache
 from index.verdict import Signals, Verdict, decide
 
 MAX_K = 50
@@ -45,7 +45,7 @@ class Question:
     db: aiosqlite.Connection
     settings: Settings
     run: Run
-    rerank: bool  # the generation has vectors and re-ranking is on
+    vectors: VectorCache | None  # passage vectors when re-ranking is on, else None
 
 
 async def answer(q: Question) -> Answer:
@@ -58,11 +58,15 @@ async def answer(q: Question) -> Answer:
     if problem := question_problem(q.text):
         return Answer(q.text, [], [], _ms(started), problem=problem)
     plan, ranked = await q.run(_plan_and_rank, q.gen, q.text, q.k + q.offset, q.settings)
+    head = ranked.pool[: q.settings.rerank_pool]
+    # The rows of the head and the page: re-ranking re-orders the head, not this set.
+    rows = await _rows(q, head + _page(q, ranked))
     question_vec = None
-    if ranked.pool and q.rerank:
-        question_vec, sims = await q.run(_similarities, q.gen, q.text, ranked, q.settings)
+    if head and q.vectors is not None:
+        passages = _passages(q, head, rows)
+        await q.vectors.fetch(q.db, passages)
+        question_vec, sims = await q.run(_similarities, q.vectors, q.text, passages)
         search.rerank(ranked, sims, q.settings.rerank_weight)
-    rows = await _rows(q, ranked.pool[: q.settings.rerank_pool] + _page(q, ranked))
     texts = {c.index: rows[_pid(q, c)].text for c in ranked.pool if _pid(q, c) in rows}
     await q.run(search.prefer_answers, ranked, texts, plan, q.settings)
     signals = await _signals(q, plan, ranked, texts, question_vec)
@@ -122,22 +126,20 @@ def _plan_and_rank(gen: Generation, text: str, want: int, settings: Settings):
 
 
 def _similarities(
-    gen: Generation, text: str, ranked: Ranked, settings: Settings
+    vectors: VectorCache, text: str, passages: list[Passage]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The question's vector, and its cosine with each passage at the head of the pool:
-    one encoding, N dot products."""
-    question = semantic.Encoder.load().encode([text])[0]
-    head = ranked.pool[: settings.rerank_pool]
-    rows = np.asarray(gen.vectors[[c.index for c in head]], dtype=np.float32)
-    return question, rows @ question
+    one encoding and N dot products, plus the encoding of the passages not cached yet."""
+    question = vectors.encoder.encode([text])[0]
+    return question, vectors.passage_vectors(passages) @ question
 
 
 async def _signals(q: Question, plan: QueryPlan, ranked: Ranked, texts, question_vec) -> Signals:
     shown = ranked.pool[: q.settings.shown]
     sentence_similarity = None
-    if question_vec is not None:
-        shown_texts = [texts[c.index] for c in shown]
-        sentence_similarity = await q.run(_best_sentence, question_vec, shown_texts)
+    if question_vec is not None and q.vectors is not None:
+        passages = [(_pid(q, c), texts.get(c.index)) for c in shown]
+        sentence_similarity = await q.run(_best_sentence, q.vectors, question_vec, passages)
     return Signals(
         matched=bool(ranked.pool),
         coverage=ranked.best_coverage,
@@ -203,18 +205,15 @@ def _hits(gen: Generation, plan: QueryPlan, ranked: Ranked, rows, page, offset: 
     return hits
 
 
-def _best_sentence(question_vec: np.ndarray, texts: list[str]) -> float | None:
-    """The best cosine of the question with a sentence of the shown passages.
-
-    Sentences are encoded at question time (a few dozen, some milliseconds) rather than
-    stored: at a million passages, a vector per sentence would multiply the vector file by
-    the sentences per passage, for a signal only the top passages need."""
-    sentences = [
-        text[s:e] for text in texts for s, e in split_sentences(text) if text[s:e].strip()
-    ][:MAX_SENTENCES]
-    if not sentences:
+def _best_sentence(
+    vectors: VectorCache, question_vec: np.ndarray, passages: list[Passage]
+) -> float | None:
+    """The best cosine of the question with a sentence of the shown passages (their first
+    MAX_SENTENCES sentences). Sentences are encoded when a passage is first shown, then
+    cached with its vector: only the shown passages ever need them."""
+    vecs = vectors.sentence_vectors(passages)[:MAX_SENTENCES]
+    if not len(vecs):
         return None
-    vecs = semantic.Encoder.load().encode(sentences)
     return semantic.sentence_similarity(question_vec, vecs)
 
 
@@ -224,6 +223,12 @@ def _page(q: Question, ranked: Ranked) -> list[Candidate]:
 
 def _pid(q: Question, cand: Candidate) -> int:
     return int(q.gen.passage_ids[cand.index])
+
+
+def _passages(q: Question, cands: list[Candidate], rows) -> list[Passage]:
+    """(passage id, text) of candidates; the text is None when the row is gone."""
+    pids = [_pid(q, c) for c in cands]
+    return [(pid, rows[pid].text if pid in rows else None) for pid in pids]
 
 
 async def _rows(q: Question, cands: list[Candidate]) -> dict[int, queries.PassageRow]:

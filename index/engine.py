@@ -46,6 +46,7 @@ from index.settings import DEFAULT, Settings
 from index.storage import feedback, queries, store
 from index.storage.build import build_index, settings_mismatch
 from index.storage.generation import GenerationFiles
+from index.storage.vector_cache import CacheStats, VectorCache
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +83,28 @@ class Engine:
         self._data_version: int | None = None  # to notice other processes' commits
         self.notices: list[str] = []  # messages for the user about what opening did
         self._feedback_key: bytes | None = None  # the database's HMAC key (storage.feedback)
+        self._vectors: VectorCache | None = None  # made on the first re-ranked question
+        self._vectors_lock = asyncio.Lock()
+        self._encoder_installed: bool | None = None
 
     @property
     def rerank(self) -> bool | None:
-        """None: re-rank when the generation has passage vectors; True: require them."""
+        """The setting: False off, True on (the encoder is required), None when installed."""
         return self.settings.rerank
+
+    @property
+    def reranking(self) -> bool:
+        """Whether questions are re-ranked now (see `rerank`; the settings may change)."""
+        if self.settings.rerank is not None:
+            return self.settings.rerank
+        if self._encoder_installed is None:
+            self._encoder_installed = semantic.available()
+        return self._encoder_installed
+
+    @property
+    def vector_stats(self) -> CacheStats | None:
+        """What the passage vector cache did so far; None before the first re-ranked question."""
+        return self._vectors.stats if self._vectors else None
 
     # ---- lifecycle -------------------------------------------------------------------
     @classmethod
@@ -103,9 +121,10 @@ class Engine:
         """Open the index, building (or rebuilding) it when missing, foreign or damaged.
 
         `rerank` (when not None) overrides `settings.rerank`. True needs the sentence encoder
-        (EncoderMissing says how to install it) and computes passage vectors if the index
-        has none; False never loads the encoder. A damaged database is moved aside (never
-        deleted) and rebuilt, once."""
+        (EncoderMissing says how to install it); False never loads the encoder; None re-ranks
+        when it is installed. Builds never encode: passage vectors are encoded when a question
+        first needs them, and cached (`index.storage.vector_cache`). A damaged database is
+        moved aside (never deleted) and rebuilt, once."""
         if rerank is not None:
             settings = replace(settings, rerank=rerank)
         if settings.rerank and not semantic.available():
@@ -163,36 +182,36 @@ class Engine:
         else:
             try:
                 self._generation = await self._load(int(meta["generation"]))
-                if not (self.rerank and self._generation.vectors is None):
-                    return
-                problem = "the index has no passage vectors for re-ranking"
+                return
             except ValueError as exc:
                 problem = str(exc)
         if not build_if_missing:
             raise IndexUnusable(f"{problem}: run `shirabe index`")
         if problem != "no index yet":
             self.notices.append(f"{problem}: rebuilding the index")
-        report = await build_index(self.corpus, self.db_path, progress, self.rerank)
+        report = await build_index(self.corpus, self.db_path, progress)
         self.notices.extend(report.warnings)
         self._generation = await self._load(report.generation)
 
     async def _load(self, number: int) -> Generation:
         files = GenerationFiles.of(self.db_path, number)
-        check_model = self.rerank is not False
-        return await load_generation(
-            self._db, files, number, self._generation, check_model=check_model
-        )
+        return await load_generation(self._db, files, number, self._generation)
 
     async def warm_up(self) -> None:
-        """Load what the first question would otherwise wait for (the English table and the
-        name index), so a long-running server answers its first question as fast as the rest."""
+        """Load what the first question would otherwise wait for (the English table, the
+        name index and, when re-ranking, the encoder), so a long-running server answers its
+        first question as fast as the rest."""
         gen = self.generation
         await asyncio.to_thread(
             lambda: (jmdict.load(), gen.names(), gen.terms(), colloquial.warm_up())
         )
+        if self.reranking:
+            await self._vector_cache()
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False)
+        if self._vectors is not None:  # what it encoded, to the store (2 s at most)
+            await asyncio.to_thread(self._vectors.close)
         await self._db.close()
 
     # ---- questions -------------------------------------------------------------------
@@ -213,11 +232,19 @@ class Engine:
     async def _answer(self, text: str, k: int, offset: int, count: bool = False) -> Answer:
         await self._follow_other_builds()
         gen = self.generation
-        rerank = self.rerank is not False and gen.vectors is not None
+        vectors = await self._vector_cache() if self.reranking else None
         question = pipeline.Question(
-            text, k, offset, count, gen, self._db, self.settings, self._run, rerank
+            text, k, offset, count, gen, self._db, self.settings, self._run, vectors
         )
         return await pipeline.answer(question)
+
+    async def _vector_cache(self) -> VectorCache:
+        """The passage vector cache, made (and the encoder loaded, ~1 s) on first need."""
+        if self._vectors is None:
+            async with self._vectors_lock:
+                if self._vectors is None:
+                    self._vectors = await self._run(VectorCache.open, self.db_path)
+        return self._vectors
 
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -254,7 +281,7 @@ class Engine:
             raise ReindexRunning("a reindex is already running")
         async with self._reindex_lock:
             try:
-                report = await build_index(self.corpus, self.db_path, progress, self.rerank)
+                report = await build_index(self.corpus, self.db_path, progress)
             except EmptyCorpus as exc:
                 return ReindexReport(kept_previous=str(exc), generation=self.generation.number)
             self._generation = await self._load(report.generation)

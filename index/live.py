@@ -11,7 +11,6 @@ import numpy as np
 
 from index.language.names import NameIndex
 from index.language.vocabulary import VocabularyIndex
-from index.retrieval import semantic
 from index.retrieval.bm25 import Postings
 from index.storage import queries
 from index.storage.generation import GenerationFiles
@@ -23,10 +22,8 @@ class Generation:
 
     number: int
     postings: Postings
-    passage_ids: np.ndarray  # passage index -> passages.id
+    passage_ids: np.ndarray  # slot (passage index) -> passages.id
     vocabulary: dict[str, int]  # term -> id, only ids this generation's arrays know
-    vectors: np.ndarray | None = None  # float16 passage vectors, in passage order
-    vector_model: str | None = None
     _names: NameIndex | None = None
     _terms: VocabularyIndex | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -62,31 +59,14 @@ async def load_generation(
     files: GenerationFiles,
     number: int,
     previous: Generation | None,
-    *,
-    check_model: bool,
 ) -> Generation:
     """Map a published generation; ValueError when its files are missing or inconsistent.
 
     Terms are append-only, so only ids beyond the previous generation's vocabulary are read.
-    With `check_model`, vectors made by another encoder than the installed one are refused."""
+    Passage vectors are not part of a generation: see `index.storage.vector_cache`."""
     postings = await asyncio.to_thread(files.load_postings)
-    passage_ids = files.load_passage_ids()
-    if len(passage_ids) != postings.n:
-        raise ValueError(f"index arrays in {files} do not match each other")
+    passage_ids = postings.passage_ids
     known = previous.vocabulary if previous else {}
     vocabulary = dict(known)
     vocabulary.update(await queries.terms_between(db, len(known), postings.vocabulary_size))
-    stored = files.load_vectors(postings.n)
-    current_model = semantic.model_name() if check_model else None
-    if stored and current_model and stored[1] != current_model:
-        raise ValueError(
-            f"passage vectors in {files} were made by {stored[1]}, not {current_model}"
-        )
-    return Generation(
-        number,
-        postings,
-        passage_ids,
-        vocabulary,
-        vectors=stored[0] if stored else None,
-        vector_model=stored[1] if stored else None,
-    )
+    return Generation(number, postings, passage_ids, vocabulary)

@@ -154,8 +154,7 @@ class ReindexReport:
     documents: int = 0
     passages: int = 0
     passages_tokenized: int = 0  # passages of added or changed files
-    passages_encoded: int = 0  # passage vectors computed (the rest were carried over)
-    vector_model: str | None = None  # the encoder of this generation's vectors, if any
+    segments_merged: int = 0  # segments rewritten into fewer by the tiered merge policy
     seconds: float = 0.0
     generation: int = 0
     warnings: list[str] = field(default_factory=list)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Settings:
     # Ranking.
-    rerank: bool | None = False  # sentence-encoder re-ranking: off, on, None = if vectors exist
+    rerank: bool | None = False  # sentence-encoder re-ranking: off, on, None = if installed
     rerank_pool: int = 10  # the head of BM25's candidates re-ordered by fused score
     rerank_weight: float = 0.5  # share of question-passage similarity in the re-ranked score
     answer_bonus: float = 0.3  # fused score x (1 + bonus x support) for an answering passage

@@ -1,10 +1,11 @@
-"""Choose the verdict thresholds (and, when the index has vectors, the re-ranking weight and
-pool) on the development sets; report the choice on the others.
+"""Choose the verdict thresholds (and, when the sentence encoder is installed, the re-ranking
+weight and pool) on the development sets; report the choice on the others.
 
 Each answer carries the signals its verdict was decided from, so every threshold combination
 is replayed offline with `index.verdict.decide` -- the engine's own rule, called with another
 frozen `Settings`; nothing is patched. Run from the repository root after `shirabe index`
-(`shirabe index --rerank` to tune re-ranking too):
+(re-ranking is tuned too when the encoder is installed; passage vectors are encoded on the
+first questions and cached):
 
     python scripts/tune_verdict.py
 
@@ -24,6 +25,7 @@ from pathlib import Path
 from index.engine import Engine
 from index.evaluate import Question, Tally, load_questions, verdict_curve
 from index.models import Answer
+from index.retrieval import semantic
 from index.settings import DEFAULT, Settings
 
 DATA = Path("tests/data")
@@ -91,11 +93,11 @@ def line(label: str, tally: Tally) -> str:
 async def main() -> None:
     tune, report = questions(TUNE), questions(REPORT)
     engine = await Engine.open(Path("corpus"), Path("data/shirabe.db"))
-    has_vectors = engine.generation.vectors is not None
+    has_encoder = semantic.available()
     best: tuple[tuple, Settings] | None = None
     try:
         for ranking in RANKINGS:
-            if ranking["rerank"] and not has_vectors:
+            if ranking["rerank"] and not has_encoder:
                 continue
             pairs = await answers(engine, tune, replace(DEFAULT, **ranking))
             for settings, tally in verdict_curve(pairs, grid(replace(DEFAULT, **ranking))):

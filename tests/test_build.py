@@ -145,7 +145,10 @@ def test_old_generations_are_removed(corpus, db_path):
     (corpus / "new.txt").write_text("新しい文書です。内容はセブ湖の話。\n", encoding="utf-8")
     report = build(corpus, db_path)
     dirs = sorted(p.name for p in generations_dir(db_path).iterdir())
-    assert dirs == [f"{report.generation:06d}"]
+    assert dirs == [f"{report.generation:06d}", "segments"]
+    files = GenerationFiles.of(db_path, report.generation)
+    on_disk = sorted(p.name for p in (generations_dir(db_path) / "segments").iterdir())
+    assert on_disk == sorted(files.segment_names())  # no segment is left unused
 
 
 def test_settings_change_forces_full_rebuild(corpus, db_path):
@@ -185,7 +188,8 @@ def test_corrupt_database_is_moved_aside_and_rebuilt(corpus, db_path, damage):
 
 def test_missing_generation_files_trigger_rebuild(corpus, db_path):
     report = build(corpus, db_path)
-    GenerationFiles.of(db_path, report.generation).path("docs").unlink()
+    files = GenerationFiles.of(db_path, report.generation)
+    files.segment(files.segment_names()[0]).path("docs").unlink()
 
     async def scenario():
         engine = await Engine.open(corpus, db_path)
@@ -199,12 +203,39 @@ def test_missing_generation_files_trigger_rebuild(corpus, db_path):
     assert answer.hits
 
 
-def test_incremental_arrays_equal_a_full_inversion(corpus, db_path):
-    """The updated generation's postings equal inverting every live passage from scratch."""
+def assert_scores_like_a_full_inversion(db_path: Path, generation: int):
+    """The generation scores every live passage like one inversion of them all."""
     import numpy as np
 
     from index.retrieval import bm25
 
+    updated = GenerationFiles.of(db_path, generation).load_postings()
+    con = sqlite3.connect(db_path)
+    blobs = dict(con.execute("SELECT id, terms FROM passages"))
+    live = con.execute(
+        "SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id "
+        "WHERE d.retired_gen IS NULL"
+    ).fetchall()
+    vocabulary = con.execute("SELECT COUNT(*) FROM terms").fetchone()[0]
+    con.close()
+    slots = [s for s in range(updated.slots) if updated.is_live(s)]
+    assert sorted(int(updated.passage_ids[s]) for s in slots) == sorted(i for (i,) in live)
+    lists = [np.frombuffer(blobs[int(updated.passage_ids[s])], dtype=np.int32) for s in slots]
+    offsets = np.concatenate([[0], np.cumsum([len(x) for x in lists])])
+    fresh = bm25.build_postings(np.concatenate(lists), offsets, vocabulary)
+    np.testing.assert_array_equal(updated.dfs, fresh.dfs)
+    assert updated.avgdl == fresh.avgdl
+    for t in range(0, vocabulary, 7):
+        np.testing.assert_allclose(updated.get_scores([t])[slots], fresh.get_scores([t]))
+        mine = updated.top_k([[t], [t + 1]], 5)
+        theirs = fresh.top_k([[t], [t + 1]], 5)
+        assert [slots.index(s) for s, _ in mine] == [i for i, _ in theirs]
+    return updated
+
+
+def test_incremental_postings_score_like_a_full_inversion(corpus, db_path):
+    """Adding, changing and removing files adds a segment and masks or rewrites the old one;
+    either way the scores are those of inverting the live passages from scratch."""
     build(corpus, db_path)
     victim = sorted(corpus.glob("*.txt"))[1]
     victim.write_text(victim.read_text(encoding="utf-8")[:500] + "\n追記。\n", encoding="utf-8")
@@ -214,18 +245,12 @@ def test_incremental_arrays_equal_a_full_inversion(corpus, db_path):
     sorted(corpus.glob("*.txt"))[3].unlink()
     report = build(corpus, db_path)
     assert (report.added, report.changed, report.removed) == (1, 1, 1)
-    files = GenerationFiles.of(db_path, report.generation)
-    updated = files.load_postings()
-    con = sqlite3.connect(db_path)
-    ids = files.load_passage_ids(mmap=False)
-    blobs = dict(con.execute("SELECT id, terms FROM passages"))
-    vocabulary = con.execute("SELECT COUNT(*) FROM terms").fetchone()[0]
-    con.close()
-    lists = [np.frombuffer(blobs[int(i)], dtype=np.int32) for i in ids]
-    offsets = np.concatenate([[0], np.cumsum([len(x) for x in lists])])
-    fresh = bm25.build_postings(np.concatenate(lists), offsets, vocabulary)
-    for name in ("doc_len", "offsets", "docs", "tfs"):
-        np.testing.assert_array_equal(getattr(updated, name), getattr(fresh, name), err_msg=name)
+    updated = assert_scores_like_a_full_inversion(db_path, report.generation)
+    assert len(updated.segments) == 2
+    (corpus / "added.txt").unlink()  # one passage of many: masked, nothing rewritten
+    report = build(corpus, db_path)
+    updated = assert_scores_like_a_full_inversion(db_path, report.generation)
+    assert updated.slots == updated.n + 1 and report.segments_merged == 0
 
 
 def test_a_catalog_edit_applies_with_no_document_changed(corpus, db_path):

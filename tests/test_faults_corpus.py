@@ -211,7 +211,7 @@ def test_a_file_deleted_between_listing_and_reading_is_skipped(
         return files
 
     monkeypatch.setattr(ingest, "list_files", list_then_delete)
-    report = asyncio.run(build_index(corpus, tmp_path / "db" / "s.db", vectors=False))
+    report = asyncio.run(build_index(corpus, tmp_path / "db" / "s.db"))
     assert report.added == 5 and report.skipped == 1
     assert any("victim.txt" in w and "disappeared" in w for w in report.warnings)
 
@@ -231,7 +231,7 @@ def test_a_file_deleted_between_hashing_and_tokenizing_is_skipped(
         return data
 
     monkeypatch.setattr(ingest, "read_bytes", read_then_delete)
-    report = asyncio.run(build_index(corpus, tmp_path / "db" / "s.db", vectors=False))
+    report = asyncio.run(build_index(corpus, tmp_path / "db" / "s.db"))
     assert reads["victim.txt"] == 1
     assert report.added == 5 and report.skipped == 1
     assert any("victim.txt" in w and "disappeared" in w for w in report.warnings)
@@ -320,7 +320,7 @@ def test_unreadable_files_and_folders_keep_their_indexed_versions(
     (corpus / "locked").mkdir()
     (corpus / "locked" / "inside.txt").write_text(sentence("トボリスク"), "utf-8")
     db = tmp_path / "db" / "s.db"
-    first = asyncio.run(build_index(corpus, db, vectors=False))
+    first = asyncio.run(build_index(corpus, db))
     assert first.added == 7
 
     real_open, real_scandir = os.open, os.scandir
@@ -338,7 +338,7 @@ def test_unreadable_files_and_folders_keep_their_indexed_versions(
     (corpus / "victim.txt").write_text("変わった内容\n" + sentence("ビイスク"), "utf-8")
     monkeypatch.setattr(os, "open", deny_open)
     monkeypatch.setattr(os, "scandir", deny_scandir)
-    report = asyncio.run(build_index(corpus, db, vectors=False))
+    report = asyncio.run(build_index(corpus, db))
     monkeypatch.undo()
     assert report.skipped == 2 and report.removed == 0 and report.documents == 7
     warnings = "\n".join(report.warnings)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from index.storage.faults import FAULT_ENV, FAULT_POINTS, WORKER_FAULT
+from index.storage.generation import GenerationFiles
 from tests.conftest import BUNDLED, ROOT, run_cli
 
 pytestmark = pytest.mark.slow
@@ -110,7 +111,15 @@ def live_generation(db: Path) -> int:
 
 
 def generation_dirs(db: Path) -> list[str]:
-    return sorted(p.name for p in (db.parent / f"{db.name}.gen").iterdir())
+    return sorted(p.name for p in (db.parent / f"{db.name}.gen").iterdir() if p.name != "segments")
+
+
+def segment_dirs(db: Path) -> list[str]:
+    return sorted(p.name for p in (db.parent / f"{db.name}.gen" / "segments").iterdir())
+
+
+def used_segments(db: Path) -> list[str]:
+    return sorted(GenerationFiles.of(db, live_generation(db)).segment_names())
 
 
 def snapshot(db: Path) -> dict[str, object]:
@@ -153,6 +162,7 @@ def test_fault_points_are_the_documented_ones() -> None:
         "after_scan",
         "mid_tokenize",
         "before_publish",
+        "mid_publish",
         "after_publish_before_commit",
         "after_commit_before_cleanup",
     )
@@ -205,4 +215,5 @@ def test_kill_at_every_build_point_keeps_the_index_consistent(tmp_path: Path) ->
     assert ours["orphan_passages"] == 0 and ours["retired_documents"] == 0
     assert ours == theirs
     assert generation_dirs(db) == [f"{live_generation(db):06d}"], "no orphaned directories"
+    assert segment_dirs(db) == used_segments(db), "no orphaned segments"
     assert not list(db.parent.glob("*.tmp")), "no temporary files"

@@ -20,21 +20,17 @@ import numpy as np
 import pytest
 
 from index.retrieval import semantic
-from index.storage.generation import (
-    PASSAGE_IDS,
-    POSTINGS_META,
-    VECTORS,
-    VECTORS_META,
-    GenerationFiles,
-)
+from index.storage.generation import DFS, POSTINGS_META
+from index.storage.segments import SegmentFiles
 from tests.conftest import BUNDLED, run_cli
 
 QUESTIONS = ["CSTOの議長は誰?", "カザフスタンで拘束された人数は", "who chairs CSTO?"]
 DB = Path("data/shirabe.db")
 
 def array_file(name: str) -> str:
-    """The file name of a BM25 array of a generation ("docs" -> its file)."""
-    return GenerationFiles(Path(".")).path(name).name
+    """A segment array of the generation ("docs" -> its file), relative to GEN: the first
+    build of the bundled corpus is one segment."""
+    return f"../segments/000001-000/{SegmentFiles(Path('.')).path(name).name}"
 
 GEN = Path("data/shirabe.db.gen/000001")
 
@@ -46,7 +42,7 @@ class Case:
     damage: Damage
     says: str  # what stderr must say
     outcome: str = "rebuilt"  # or "refused": `shirabe ask` declines and `shirabe index` repairs
-    vectors: bool = False  # the case is about passage vector files
+    vectors: bool = False  # the case is about cached passage vectors (asked with --rerank)
     moved_aside: bool = False  # the damaged database is kept as shirabe.db.broken-*
 
 
@@ -134,6 +130,20 @@ def remove_generation(work: Path) -> None:
     shutil.rmtree(work / GEN)
 
 
+def damage_vector_cache(sql: str) -> Damage:
+    """Rows of the passage vector cache changed behind shirabe's back (the template's
+    re-ranked answers filled it)."""
+
+    def damage(work: Path) -> None:
+        con = sqlite3.connect(work / DB)
+        assert con.execute("SELECT COUNT(*) FROM passage_vectors").fetchone()[0] > 0
+        con.execute(sql)
+        con.commit()
+        con.close()
+
+    return damage
+
+
 CASES: dict[str, Case] = {
     "truncated_to_half": Case(truncate_to(lambda n: n // 2), "moved it to", moved_aside=True),
     "truncated_to_1000_bytes": Case(truncate_to(lambda n: 1000), "moved it to", moved_aside=True),
@@ -171,13 +181,24 @@ CASES: dict[str, Case] = {
         overwrite(array_file("tfs"), random.Random(3).randbytes(999)), "unreadable"
     ),
     "truncated_array": Case(truncate_file(array_file("docs")), "unreadable"),
-    "mismatched_passage_ids": Case(shorten_array(PASSAGE_IDS), "do not match"),
+    "mismatched_passage_ids": Case(truncate_file(array_file("passage_ids")), "unreadable"),
+    "mismatched_frequencies": Case(shorten_array(DFS), "do not match"),
+    "missing_segment_manifest": Case(remove(array_file("segment.json")), "unreadable"),
     "missing_generation_directory": Case(remove_generation, "missing"),
     "postings_manifest_not_an_object": Case(overwrite(POSTINGS_META, b"[1, 2]"), "unreadable"),
-    "missing_vectors": Case(remove(VECTORS), "passage vectors", vectors=True),
-    "mismatched_vectors": Case(shorten_array(VECTORS), "do not match", vectors=True),
-    "vectors_of_another_model": Case(
-        edit_json(VECTORS_META, model="another-encoder-v0"), "another-encoder-v0", vectors=True
+    # The cache is silent about damage: a bad row is encoded again, and answers do not change.
+    "random_cached_vectors": Case(
+        damage_vector_cache("UPDATE passage_vectors SET vector = randomblob(length(vector))"),
+        "",
+        vectors=True,
+    ),
+    "truncated_cached_sentences": Case(
+        damage_vector_cache("UPDATE passage_vectors SET sentences = substr(sentences, 1, 7)"),
+        "",
+        vectors=True,
+    ),
+    "cached_vectors_of_another_model": Case(
+        damage_vector_cache("UPDATE passage_vectors SET model = model + 1"), "", vectors=True
     ),
 }
 
@@ -202,23 +223,21 @@ def hits(stdout: str) -> list[list[tuple[str, int, float]]]:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[bool, list]]:
-    """A built index of the bundled corpus (with passage vectors when the encoder is
-    installed), its WAL checkpointed into the main file, and its clean answers."""
+    """A built index of the bundled corpus, its clean answers (re-ranked too when the
+    encoder is installed, which fills the passage vector cache), and its WAL checkpointed into
+    the main file."""
     work = tmp_path_factory.mktemp("template")
     shutil.copytree(BUNDLED, work / "corpus")
-    from index.retrieval import semantic
-
-    encoder = ["--rerank"] if semantic.available() else []  # re-ranking is off by default
-    result = run_cli("index", *encoder, cwd=work, timeout=300)
+    result = run_cli("index", cwd=work, timeout=300)
     assert result.returncode == 0, result.stderr
-    con = sqlite3.connect(work / DB)
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
     clean = {}
-    for vectors in (False, True) if encoder else (False,):
+    for vectors in (False, True) if semantic.available() else (False,):
         answer = ask(work, vectors)
         assert answer.returncode == 0, answer.stderr
         clean[vectors] = hits(answer.stdout)
+    con = sqlite3.connect(work / DB)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
     return work, clean
 
 
@@ -247,8 +266,8 @@ def test_damaged_index_is_rebuilt_or_refused_with_a_message(
     template: tuple[Path, dict[bool, list]], tmp_path: Path, name: str
 ) -> None:
     case = CASES[name]
-    if case.vectors and not (template[0] / GEN / VECTORS).exists():
-        pytest.skip("the sentence encoder is not installed: the index has no passage vectors")
+    if case.vectors and not semantic.available():
+        pytest.skip("the sentence encoder is not installed: nothing is re-ranked")
     work = damaged_copy(template[0], tmp_path / "work", case.damage)
     clean = template[1][case.vectors]
     first = ask(work, case.vectors)
@@ -296,10 +315,3 @@ def test_shirabe_index_repairs_a_damaged_database(
     assert "moved it to shirabe.db.broken-" in result.stdout
     answer = ask(work, vectors=False)
     assert answer.returncode == 0 and hits(answer.stdout) == template[1][False]
-
-
-def test_encoder_name_is_what_vectors_record() -> None:
-    """Guard for the vectors_of_another_model case: the name it fakes is not the real one."""
-    if not semantic.available():
-        pytest.skip("the sentence encoder is not installed")
-    assert semantic.MODEL_ID != "another-encoder-v0"

@@ -224,7 +224,7 @@ def test_builds_by_another_process_while_serving(tmp_path: Path) -> None:
             changed = corpus / first.hits[0].citation.doc
             for n in (1, 2):  # what two `shirabe index` runs in another process would do
                 changed.write_text(changed.read_text("utf-8") + f"\n追記{n}。\n", "utf-8")
-                await build_index(corpus, db, vectors=False)
+                await build_index(corpus, db)
             return [first, await engine.ask(QUESTIONS[0])]
         finally:
             await engine.close()

@@ -1,11 +1,11 @@
-"""Semantic re-ranking: vectors kept with each generation, the blend, and its switches."""
+"""Semantic re-ranking: the blend, its switches, and passage vectors cached across builds
+(the cache itself: test_vector_cache.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from bot.json_answer import answer_json
@@ -13,63 +13,64 @@ from index import errors
 from index.engine import Engine
 from index.retrieval import search, semantic
 from index.settings import DEFAULT
-from index.storage.build import build_index
-from index.storage.generation import GenerationFiles
 from tests.conftest import with_engine
 
 pytestmark = pytest.mark.skipif(not semantic.available(), reason="encoder not installed")
 
 
-AUTO = replace(DEFAULT, rerank=None)  # re-rank when the index has vectors
+AUTO = replace(DEFAULT, rerank=None)  # re-rank when the encoder is installed
 
 
-def test_vectors_are_stored_with_the_generation_and_reloaded(corpus, db_path):
-    report = asyncio.run(build_index(corpus, db_path))
-    assert report.passages_encoded == report.passages and report.vector_model
-    stored = np.asarray(GenerationFiles.of(db_path, report.generation).load_vectors()[0])
-    assert stored.shape == (report.passages, semantic.Encoder.load().dim)
-    assert stored.dtype == np.float16
+def test_auto_reranks_when_the_encoder_is_installed_whatever_the_index(corpus, db_path):
+    """No build computes vectors any more, so "auto" depends on the encoder alone."""
 
     async def body(engine: Engine):
-        return engine.generation.vectors, await engine.ask("CSTOの議長は誰?")
+        return engine.reranking, await engine.ask("CSTOの議長は誰?")
 
-    vectors, answer = with_engine(corpus, db_path, body, settings=AUTO)
-    np.testing.assert_array_equal(np.asarray(vectors), stored)
+    reranking, answer = with_engine(corpus, db_path, body, settings=AUTO)
+    assert reranking
     assert all(h.similarity is not None for h in answer.hits)
-    assert answer.best_similarity is not None
+    assert answer.best_similarity is not None and answer.best_sentence_similarity is not None
 
 
-def test_incremental_rebuild_keeps_vectors_in_step(corpus, db_path):
-    first = asyncio.run(build_index(corpus, db_path))
-    old_files = GenerationFiles.of(db_path, first.generation)
-    old = dict(
-        zip(
-            old_files.load_passage_ids().tolist(),
-            np.asarray(old_files.load_vectors()[0]),
-            strict=True,
-        )
+def test_auto_without_the_encoder_is_bm25(bundled_engine_paths, monkeypatch):
+    corpus, db = bundled_engine_paths
+    monkeypatch.setattr(semantic, "available", lambda: False)
+
+    async def body(engine: Engine):
+        return engine.reranking, await engine.ask("CSTOの議長は誰?")
+
+    reranking, answer = with_engine(corpus, db, body, settings=AUTO)
+    assert not reranking and answer.hits
+    assert all(h.similarity is None for h in answer.hits)
+
+
+def test_a_rebuild_keeps_the_cached_vectors_of_unchanged_passages(corpus, db_path, monkeypatch):
+    """Passage ids survive a rebuild for unchanged passages, so a question after it encodes
+    only the passages it had not met before: here the changed file's new one."""
+    encoded: list[str] = []
+    real = semantic.Encoder.encode
+    monkeypatch.setattr(
+        semantic.Encoder, "encode", lambda self, texts: encoded.extend(texts) or real(self, texts)
     )
-    changed = sorted(corpus.glob("*.txt"))[1]
-    changed.write_text(
-        "差し替えられた記事。ズラトウーストの工場で戦車が作られている。\n", encoding="utf-8"
-    )
-    second = asyncio.run(build_index(corpus, db_path))
-    assert second.changed == 1
-    new_files = GenerationFiles.of(db_path, second.generation)
-    ids = new_files.load_passage_ids().tolist()
-    vectors = np.asarray(new_files.load_vectors()[0])
-    assert len(ids) == len(vectors) == second.passages
-    kept = [i for i in ids if i in old]
-    assert second.passages_encoded == len(ids) - len(kept) == 1  # only the new passage
-    for row, pid in enumerate(ids):
-        if pid in old:
-            np.testing.assert_array_equal(vectors[row], old[pid])
-    encoder = semantic.Encoder.load()
-    fresh = semantic.quantize(
-        encoder.encode(["差し替えられた記事。ズラトウーストの工場で戦車が作られている。"])
-    )
-    row = ids.index(next(i for i in ids if i not in old))
-    assert float(vectors[row].astype(np.float32) @ fresh[0].astype(np.float32)) > 0.99
+    question = "ロシア軍の派遣"
+    new_text = "差し替えられた記事。ロシア軍の派遣が決まった。"
+
+    async def body(engine: Engine):
+        before = await engine.ask(question, k=10)  # k = rerank_pool: the hits are the head
+        sorted(corpus.glob("*.txt"))[1].write_text(new_text + "\n", encoding="utf-8")
+        report = await engine.reindex()
+        encoded_before = engine.vector_stats.encoded
+        encoded.clear()
+        after = await engine.ask(question, k=10)
+        return before, report, after, engine.vector_stats.encoded - encoded_before
+
+    before, report, after, passages_encoded = with_engine(corpus, db_path, body, rerank=True)
+    assert report.changed == 1 and len(after.hits) == 10
+    fresh = {h.passage_id for h in after.hits} - {h.passage_id for h in before.hits}
+    assert any(h.text == new_text and h.passage_id in fresh for h in after.hits)
+    assert passages_encoded == len(fresh)
+    assert encoded[0] == question and new_text in encoded
 
 
 def test_reranking_follows_the_similarity(tmp_path):

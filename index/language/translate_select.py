@@ -61,15 +61,14 @@ class IndexPassages:
 
     def __init__(self, postings, vocabulary: Mapping[str, int]) -> None:
         self.n = int(postings.n)
-        self._offsets = postings.offsets
-        self._docs = postings.docs
+        self._postings = postings
         self._vocabulary = vocabulary
 
     def passages(self, term: str) -> np.ndarray:
         t = self._vocabulary.get(term)
         if t is None:
             return _EMPTY
-        return self._docs[self._offsets[t] : self._offsets[t + 1]]
+        return self._postings.term_docs(t)
 
 
 class ListPassages:

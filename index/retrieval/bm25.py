@@ -1,10 +1,15 @@
-"""Okapi BM25 over compact postings, with exactly rank_bm25.BM25Okapi's scores.
+"""Okapi BM25 over segmented postings, with exactly rank_bm25.BM25Okapi's scores.
 
-rank_bm25 scores every passage for every query in Python; that cannot serve a million
+rank_bm25 scores every passage for every query in Python; that cannot serve ten million
 passages. Here a query touches only the postings of its own terms:
 
     idf(t)   = ln(N - df + 0.5) - ln(df + 0.5), floored at epsilon * mean idf when negative
     score(d) = Σ_t idf(t) · tf(t,d) · (k1 + 1) / (tf(t,d) + k1 · (1 - b + b · |d| / avgdl))
+
+The postings are immutable segments (`segment.py`) plus, per generation, a deletion mask per
+segment. N, avgdl and df are taken over the live passages only, so scores equal rank_bm25's
+over the live corpus however the passages are spread over segments. Passages are numbered
+across segments in segment order ("slots"; a deleted passage keeps its slot, unreturned).
 
 A query term may be a *group* of alternative terms (an English word's translations): the
 group counts as one term whose tf is the sum over its alternatives and whose df is the number
@@ -13,10 +18,11 @@ of passages holding any of them, so a word with twelve translations weighs like 
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
+import heapq
 
 import numpy as np
+
+from index.retrieval.segment import Segment, invert
 
 try:  # the compiled MaxScore kernel (setup.py); the NumPy path gives the same results
     from index.retrieval import _topk
@@ -26,7 +32,8 @@ except ImportError:  # pragma: no cover - depends on the install
 K1 = 1.5
 B = 0.75
 EPSILON = 0.25
-FORMAT = 2
+FORMAT = 3
+SLACK = 1 + 1e-5  # bounds a little above the float32 maxima keep pruning exact
 
 
 def idf_of(df: np.ndarray | int, n: int) -> np.ndarray:
@@ -35,63 +42,94 @@ def idf_of(df: np.ndarray | int, n: int) -> np.ndarray:
     return np.log(n - df + 0.5) - np.log(df + 0.5)
 
 
-@dataclass
 class Postings:
-    """The inverted index of one generation. Arrays may be memory-mapped files."""
+    """The inverted index of one generation: segments, their deletion masks, and BM25's
+    statistics over the live passages."""
 
-    doc_len: np.ndarray  # int32[N]: tokens per passage
-    offsets: np.ndarray  # int64[V+1]: postings of term t are [offsets[t], offsets[t+1])
-    docs: np.ndarray  # int32[P]: passage index, ascending within a term
-    tfs: np.ndarray  # uint16[P]: term frequency in that passage
-    impacts: np.ndarray | None = None  # float32[P]: the posting's score contribution
-    max_impact: np.ndarray | None = None  # float32[V]: a term's largest contribution
-    k1: float = K1
-    b: float = B
-    epsilon: float = EPSILON
-
-    def __post_init__(self) -> None:
-        n = len(self.doc_len)
-        self.n = n
-        self.avgdl = float(self.doc_len.sum(dtype=np.int64)) / n if n else 0.0
-        df = np.diff(self.offsets)
-        raw = idf_of(df, n)
-        present = df > 0
+    def __init__(
+        self,
+        segments: list[Segment],
+        deleted: list[np.ndarray | None] | None = None,
+        dfs: np.ndarray | None = None,
+        vocabulary_size: int | None = None,
+        k1: float = K1,
+        b: float = B,
+        epsilon: float = EPSILON,
+    ) -> None:
+        self.segments = segments
+        self.deleted = list(deleted) if deleted is not None else [None] * len(segments)
+        self.k1, self.b, self.epsilon = k1, b, epsilon
+        sizes = [s.n for s in segments]
+        self.bases = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+        self.slots = int(self.bases[-1])
+        self.vocabulary_size = (
+            vocabulary_size
+            if vocabulary_size is not None
+            else max((s.vocabulary_size for s in segments), default=0)
+        )
+        lengths = [self._live_lengths(i) for i in range(len(segments))]
+        self.n = sum(len(x) for x in lengths)
+        total_len = sum(int(x.sum(dtype=np.int64)) for x in lengths)
+        self.avgdl = total_len / self.n if self.n else 0.0
+        if dfs is None:
+            dfs = self._count_dfs()
+        self.dfs = np.asarray(dfs, dtype=np.int64)
+        raw = idf_of(self.dfs, self.n)
+        present = self.dfs > 0
         # rank_bm25 averages over the terms it has seen, i.e. those with df > 0.
         self.average_idf = float(raw[present].sum() / present.sum()) if present.any() else 0.0
         self.eps_idf = self.epsilon * self.average_idf
         self.idf = np.where(present, np.where(raw < 0, self.eps_idf, raw), 0.0)
-        # The per-passage length normalisation, computed once instead of per posting.
-        if n:
-            self.norm = self.k1 * (1 - self.b + self.b * self.doc_len / self.avgdl)
-        else:
-            self.norm = np.zeros(0)
-        if self.impacts is None or self.max_impact is None:
-            self.impacts, self.max_impact = self._impacts()
-        self._local = threading.local()
+        # The per-passage length normalisation, once per generation; a deleted passage's is
+        # infinite, so it scores 0 wherever its postings still are.
+        self.norms = [self._norm(i) for i in range(len(segments))]
+        # Block maxima were computed under the segment's own avgdl. A larger avgdl now
+        # raises a tf part tf(k1+1)/(tf + k1(1-b) + k1·b·len/avgdl) by at most the ratio of
+        # the two; a smaller one only lowers it.
+        self.scales = [max(1.0, self.avgdl / s.avgdl) if s.avgdl else 1.0 for s in segments]
+        self._passage_ids: np.ndarray | None = None
 
-    def _impacts(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every posting's contribution, precomputed once per generation in one vectorized
-        pass: a query then gathers instead of computing, and each term's maximum is the
-        upper bound dynamic pruning needs."""
-        df = np.diff(self.offsets)
-        term_of = np.repeat(np.arange(len(df), dtype=np.int32), df)
-        tf = self.tfs.astype(np.float64)
-        impacts = self.idf[term_of] * (tf * (self.k1 + 1) / (tf + self.norm[self.docs]))
-        impacts = impacts.astype(np.float32)
-        max_impact = np.zeros(len(df), dtype=np.float32)
-        if len(impacts):
-            starts = self.offsets[:-1][df > 0]
-            max_impact[df > 0] = np.maximum.reduceat(impacts, starts)
-        return impacts, max_impact
+    # ---- statistics ------------------------------------------------------------------
+    def _live_lengths(self, i: int) -> np.ndarray:
+        seg, deleted = self.segments[i], self.deleted[i]
+        return np.asarray(seg.doc_len) if deleted is None else np.asarray(seg.doc_len)[~deleted]
+
+    def _count_dfs(self) -> np.ndarray:
+        out = np.zeros(self.vocabulary_size, dtype=np.int64)
+        for seg, deleted in zip(self.segments, self.deleted, strict=True):
+            out += seg.live_df(deleted, self.vocabulary_size)
+        return out
+
+    def _norm(self, i: int) -> np.ndarray:
+        seg, deleted = self.segments[i], self.deleted[i]
+        if not self.n:
+            return np.full(seg.n, np.inf)
+        norm = self.k1 * (1 - self.b + self.b * np.asarray(seg.doc_len) / self.avgdl)
+        if deleted is not None:
+            norm[deleted] = np.inf
+        return norm
 
     @property
-    def vocabulary_size(self) -> int:
-        return len(self.offsets) - 1
+    def passage_ids(self) -> np.ndarray:
+        """int64[slots]: passages.id of every slot (deleted slots keep their old id)."""
+        if self._passage_ids is None:
+            parts = [np.asarray(s.passage_ids) for s in self.segments]
+            self._passage_ids = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        return self._passage_ids
+
+    @property
+    def postings_count(self) -> int:
+        return sum(len(s.docs) for s in self.segments)
+
+    def is_live(self, slot: int) -> bool:
+        i = int(np.searchsorted(self.bases, slot, side="right")) - 1
+        deleted = self.deleted[i]
+        return deleted is None or not bool(deleted[slot - self.bases[i]])
 
     def df(self, term: int) -> int:
         if term < 0 or term >= self.vocabulary_size:
             return 0
-        return int(self.offsets[term + 1] - self.offsets[term])
+        return int(self.dfs[term])
 
     def group_idf(self, df: int) -> float:
         if df == 0:
@@ -99,130 +137,151 @@ class Postings:
         raw = float(idf_of(df, self.n))
         return self.eps_idf if raw < 0 else raw
 
-    def _group(self, terms: list[int]) -> tuple[np.ndarray, np.ndarray, float]:
-        """(passages, summed tf, idf) of a group of alternative terms."""
-        parts = [
-            (
-                self.docs[self.offsets[t] : self.offsets[t + 1]],
-                self.tfs[self.offsets[t] : self.offsets[t + 1]],
-            )
-            for t in dict.fromkeys(terms)
-            if 0 <= t < self.vocabulary_size and self.offsets[t + 1] > self.offsets[t]
-        ]
-        if not parts:
-            return np.zeros(0, np.int32), np.zeros(0, np.float32), 0.0
+    def group_df(self, terms: list[int]) -> int:
+        """Live passages holding any of `terms`."""
+        terms = self._known(terms)
+        if len(terms) <= 1:
+            return self.df(terms[0]) if terms else 0
+        return len(self.group_docs(terms))
+
+    # ---- postings --------------------------------------------------------------------
+    def _known(self, terms: list[int]) -> list[int]:
+        return [t for t in dict.fromkeys(terms) if 0 <= t < self.vocabulary_size and self.dfs[t]]
+
+    def term_docs(self, term: int) -> np.ndarray:
+        """Slots of the live passages holding `term`, ascending (a view of the postings when
+        they sit in one segment without deletions)."""
+        parts = []
+        for i, seg in enumerate(self.segments):
+            lo, hi = seg.span(term)
+            if lo == hi:
+                continue
+            docs = seg.docs[lo:hi]
+            if self.deleted[i] is not None:
+                docs = docs[~self.deleted[i][docs]]
+            parts.append(docs if i == 0 else docs.astype(np.int64) + self.bases[i])
         if len(parts) == 1:
-            docs, tfs = parts[0]
-            term = next(t for t in terms if 0 <= t < self.vocabulary_size and self.df(t))
-            return np.asarray(docs), np.asarray(tfs, dtype=np.float64), float(self.idf[term])
+            return parts[0]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def holds_any(self, terms: list[int], slots: np.ndarray) -> np.ndarray:
+        """Which of `slots` (ascending or not) hold at least one of `terms`: binary searches
+        in the postings, no copy of them."""
+        found = np.zeros(len(slots), dtype=bool)
+        seg_of = np.searchsorted(self.bases, slots, side="right") - 1
+        for i, seg in enumerate(self.segments):
+            here = np.flatnonzero(seg_of == i)
+            if not len(here):
+                continue
+            local = slots[here] - self.bases[i]
+            for lo, hi in map(seg.span, terms):
+                if lo == hi:
+                    continue
+                docs = seg.docs[lo:hi]
+                pos = np.minimum(np.searchsorted(docs, local), len(docs) - 1)
+                found[here] |= docs[pos] == local
+        return found
+
+    def group_docs(self, terms: list[int]) -> np.ndarray:
+        """Slots of the live passages holding any of `terms`, ascending."""
+        lists = [self.term_docs(t) for t in self._known(terms)]
+        if not lists:
+            return np.zeros(0, np.int64)
+        return lists[0] if len(lists) == 1 else np.unique(np.concatenate(lists))
+
+    def _segment_group(self, i: int, terms: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(local passages, summed tf) of alternative terms within segment i."""
+        seg = self.segments[i]
+        parts = [(seg.docs[lo:hi], seg.tfs[lo:hi]) for lo, hi in map(seg.span, terms) if hi > lo]
+        if not parts:
+            return np.zeros(0, np.int32), np.zeros(0, np.float64)
+        if len(parts) == 1:
+            return np.asarray(parts[0][0]), np.asarray(parts[0][1], dtype=np.float64)
         docs = np.concatenate([p[0] for p in parts])
         tfs = np.concatenate([p[1] for p in parts]).astype(np.float64)
         uniq, inverse = np.unique(docs, return_inverse=True)
-        summed = np.bincount(inverse, weights=tfs, minlength=len(uniq))
-        return uniq.astype(np.int32), summed, self.group_idf(len(uniq))
+        return uniq.astype(np.int32), np.bincount(inverse, weights=tfs, minlength=len(uniq))
 
-    def contributions(self, terms: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(passages, score contribution) of one query group."""
-        docs, tf, idf = self._group(terms)
-        if len(docs) == 0 or idf == 0.0:
-            return docs[:0], np.zeros(0)
-        return docs, idf * (tf * (self.k1 + 1) / (tf + self.norm[docs]))
+    def _tf_part(self, i: int, docs: np.ndarray, tf: np.ndarray) -> np.ndarray:
+        return tf * (self.k1 + 1) / (tf + self.norms[i][docs])
 
-    def _scratch(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per-thread dense accumulator and seen-mask, reset after each query (only the cells
-        it touched), so a query never pays for a pass over all N passages."""
-        local = self._local
-        if getattr(local, "n", -1) != self.n:
-            local.acc = np.zeros(self.n, dtype=np.float64)
-            local.seen = np.zeros(self.n, dtype=bool)
-            local.n = self.n
-        return local.acc, local.seen
-
-    def _approximate(self, terms: list[int]) -> tuple[np.ndarray, np.ndarray, float]:
-        """(passages, float32 contributions, upper bound) of a group, from the impacts."""
-        terms = [t for t in dict.fromkeys(terms) if 0 <= t < self.vocabulary_size and self.df(t)]
+    def _group_idf(self, terms: list[int]) -> float:
         if len(terms) == 1:
-            t = terms[0]
-            lo, hi = self.offsets[t], self.offsets[t + 1]
-            return self.docs[lo:hi], self.impacts[lo:hi], float(self.max_impact[t])
-        docs, contrib = self.contributions(terms)
-        return docs, contrib, float(contrib.max()) if len(contrib) else 0.0
+            return float(self.idf[terms[0]])
+        return self.group_idf(self.group_df(terms))
 
+    # ---- ranking ---------------------------------------------------------------------
     def top_k(
         self, groups: list[list[int]], k: int, weights: list[float] | None = None, offset: int = 0
     ) -> list[tuple[int, float]]:
-        """The best passages as (passage index, exact score), ties broken by passage order.
+        """The best live passages as (slot, exact score), ties broken by slot order.
 
-        MaxScore-style pruning, vectorized: groups are accumulated rarest first; once the
-        k-th best partial score exceeds what all remaining groups together could add, no
-        untouched passage can enter the top k, and the remaining (frequent) groups are only
-        looked up for the passages already touched. Selection uses float32 impacts; the
-        survivors are rescored exactly in float64, so returned scores equal rank_bm25's.
-        """
+        Segments are searched in slot order, each with the compiled MaxScore kernel (block
+        maxima let it skip blocks that cannot reach the top k), the k-th best score so far
+        passed on as a threshold: a later segment only contributes passages that beat it,
+        and a tie loses to the earlier slot, as it should."""
         want = k + offset
-        if want <= 0:
+        if want <= 0 or not self.n:
             return []
         weights = weights or [1.0] * len(groups)
-        if _topk is not None and self.n:
-            return self._top_k_compiled(groups, want, weights)[offset:]
-        parts = [(*self._approximate(g), w) for g, w in zip(groups, weights, strict=True)]
-        parts = [p for p in parts if len(p[0])]
-        if not parts:
+        prepared = [
+            (terms, self._group_idf(terms), w)
+            for terms, w in ((self._known(g), w) for g, w in zip(groups, weights, strict=True))
+            if terms and w != 0
+        ]
+        if not prepared:
             return []
-        parts.sort(key=lambda p: len(p[0]))
-        acc, seen = self._scratch()
-        touched: list[np.ndarray] = []
-        remaining_bound = sum(p[2] * p[3] for p in parts)
-        i = 0
-        try:
-            while i < len(parts):
-                docs, contrib, bound, w = parts[i]
-                acc[docs] += contrib * w if w != 1.0 else contrib
-                fresh = docs[~seen[docs]]
-                seen[fresh] = True
-                touched.append(fresh)
-                remaining_bound -= bound * w
-                i += 1
-                if i < len(parts) and self._can_prune(acc, touched, want, remaining_bound):
-                    break
-            cand = np.concatenate(touched) if len(touched) > 1 else touched[0]
-            for docs, contrib, _, w in parts[i:]:
-                self._add_lookup(acc, seen, cand, docs, contrib, w)
-            scores = acc[cand]
-            margin = want + 10
-            if len(cand) > margin:
-                keep = np.argpartition(-scores, margin - 1)[:margin]
-                cand = cand[keep]
-        finally:
-            for t in touched:
-                acc[t] = 0.0
-                seen[t] = False
-        cand = np.sort(cand)  # exact lookups below use binary search
-        exact = self._exact_scores(cand, groups, weights)
-        order = np.lexsort((cand, -exact))[offset:want]
-        return [(int(cand[j]), float(exact[j])) for j in order]
+        best: list[tuple[float, int]] = []  # min-heap of (score, -slot): the worst on top
+        for i in range(len(self.segments)):
+            threshold = best[0][0] if len(best) == want else None
+            for slot, score in self._segment_top(i, prepared, want, threshold):
+                item = (score, -slot)
+                if len(best) < want:
+                    heapq.heappush(best, item)
+                elif item > best[0]:
+                    heapq.heapreplace(best, item)
+        ranked = sorted(((-s, -neg) for s, neg in best))
+        return [(slot, -score) for score, slot in ranked][offset:]
 
-    def _top_k_compiled(
-        self, groups: list[list[int]], want: int, weights: list[float]
-    ) -> list[tuple[int, float]]:
+    def _segment_top(self, i, prepared, want: int, threshold: float | None):
+        """(slot, score) of segment i's best live passages (above `threshold` if given)."""
+        if _topk is None:
+            hits = self._segment_top_numpy(i, prepared, want)
+        else:
+            hits = self._segment_top_compiled(i, prepared, want, threshold)
+            deleted = self.deleted[i]
+            if deleted is not None and any(deleted[d] for d, _ in hits):
+                # Only when fewer than `want` passages score above 0: ask for enough more
+                # that no live zero-score passage is crowded out by deleted ones.
+                more = want + int(deleted.sum())
+                hits = self._segment_top_compiled(i, prepared, more, threshold)
+                hits = [(d, s) for d, s in hits if not deleted[d]][:want]
+        base = int(self.bases[i])
+        return [(base + d, s) for d, s in hits if threshold is None or s > threshold]
+
+    def _segment_top_compiled(self, i, prepared, want, threshold):
+        seg, norm, scale = self.segments[i], self.norms[i], self.scales[i]
         lists = []
-        for terms, w in zip(groups, weights, strict=True):
-            terms = [
-                t for t in dict.fromkeys(terms) if 0 <= t < self.vocabulary_size and self.df(t)
-            ]
-            if not terms or w == 0:
-                continue
+        for terms, idf, w in prepared:
+            idf_w = abs(idf * w)
             if len(terms) == 1:
+                lo, hi = seg.span(terms[0])
+                if lo == hi:
+                    continue
                 t = terms[0]
-                lo, hi = self.offsets[t], self.offsets[t + 1]
-                docs, tfs = self.docs[lo:hi], self.tfs[lo:hi]
-                idf, bound = float(self.idf[t]), float(self.max_impact[t])
+                blocks = seg.block_max[seg.block_offsets[t] : seg.block_offsets[t + 1]]
+                block_scale = idf_w * scale * SLACK
+                bound = float(seg.term_max()[t]) * block_scale + 1e-9
+                docs, tfs = seg.docs[lo:hi], seg.tfs[lo:hi]
             else:
-                docs, tfs, idf = self._group(terms)
-                tfs = np.minimum(tfs, np.iinfo(np.uint16).max).astype(np.uint16)
-                bound = float((idf * tfs * (self.k1 + 1) / (tfs + self.norm[docs])).max())
-            # A bound slightly above the float32 maximum keeps pruning exact.
-            bound = abs(bound * w) * (1 + 1e-5) + 1e-9
+                docs, tf = self._segment_group(i, terms)
+                if not len(docs):
+                    continue
+                part = self._tf_part(i, docs, tf)
+                blocks = _round_up(np.maximum.reduceat(part, np.arange(0, len(part), 128)))
+                block_scale = idf_w * SLACK
+                bound = float(part.max()) * block_scale + 1e-9
+                tfs = np.minimum(tf, np.iinfo(np.uint16).max).astype(np.uint16)
             lists.append(
                 (
                     np.ascontiguousarray(docs, np.int32),
@@ -230,183 +289,71 @@ class Postings:
                     idf,
                     w,
                     bound,
+                    np.ascontiguousarray(blocks, np.float32),
+                    block_scale,
                 )
             )
         if not lists:
             return []
-        norm = np.ascontiguousarray(self.norm, dtype=np.float64)
-        docs_b, scores_b = _topk.topk(lists, norm, self.k1, want)
+        args = (lists, norm, self.k1, want) + (() if threshold is None else (threshold,))
+        docs_b, scores_b = _topk.topk(*args)
         docs = np.frombuffer(docs_b, dtype=np.int32)
         scores = np.frombuffer(scores_b, dtype=np.float64)
         return [(int(d), float(s)) for d, s in zip(docs, scores, strict=True)]
 
-    @staticmethod
-    def _can_prune(acc: np.ndarray, touched: list[np.ndarray], want: int, bound: float) -> bool:
-        seen_count = sum(len(t) for t in touched)
-        if seen_count < want:
-            return False
-        cand = np.concatenate(touched) if len(touched) > 1 else touched[0]
-        kth = np.partition(acc[cand], seen_count - want)[seen_count - want]
-        return bool(kth > bound * (1 + 1e-5) + 1e-9)
-
-    @staticmethod
-    def _add_lookup(
-        acc: np.ndarray,
-        seen: np.ndarray,
-        cand: np.ndarray,
-        docs: np.ndarray,
-        contrib: np.ndarray,
-        w: float,
-    ) -> None:
-        """Add a group's contributions to the candidate passages only."""
-        if len(cand) * 16 < len(docs):
-            pos = np.searchsorted(docs, cand)
-            pos[pos == len(docs)] = 0
+    def _segment_top_numpy(self, i, prepared, want):
+        """The exact top of one segment without the kernel: every matching live passage
+        scored (slower on frequent terms, same results)."""
+        parts = [(*self._segment_group(i, terms), idf, w) for terms, idf, w in prepared]
+        parts = [p for p in parts if len(p[0])]
+        if not parts:
+            return []
+        cand = np.unique(np.concatenate([p[0] for p in parts]))
+        deleted = self.deleted[i]
+        if deleted is not None:
+            cand = cand[~deleted[cand]]
+        scores = np.zeros(len(cand))
+        for docs, tf, idf, w in parts:
+            pos = np.minimum(np.searchsorted(docs, cand), len(docs) - 1)
             hit = docs[pos] == cand
-            acc[cand[hit]] += contrib[pos[hit]] * w
-        else:
-            mask = seen[docs]  # a scan beats lookups when the candidates are many
-            acc[docs[mask]] += contrib[mask] * w
-
-    def _exact_scores(
-        self, cand: np.ndarray, groups: list[list[int]], weights: list[float]
-    ) -> np.ndarray:
-        """float64 scores of a few (sorted) passages, summed in query order as rank_bm25 does."""
-        out = np.zeros(len(cand))
-        for g, w in zip(groups, weights, strict=True):
-            docs, contrib = self.contributions(g) if len(g) > 1 else self._term_exact(g, cand)
-            if len(docs) == 0:
-                continue
-            pos = np.searchsorted(docs, cand)
-            pos[pos == len(docs)] = 0
-            hit = docs[pos] == cand
-            out[hit] += contrib[pos[hit]] * w
-        return out
-
-    def _term_exact(self, g: list[int], cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Exact contributions of one term, computed only at the candidates' postings."""
-        if not g or not (0 <= g[0] < self.vocabulary_size) or not self.df(g[0]):
-            return np.zeros(0, np.int32), np.zeros(0)
-        t = g[0]
-        lo, hi = self.offsets[t], self.offsets[t + 1]
-        docs = self.docs[lo:hi]
-        pos = np.searchsorted(docs, cand)
-        pos[pos == len(docs)] = 0
-        hit = docs[pos] == cand
-        sel_docs = docs[pos[hit]]
-        tf = self.tfs[lo:hi][pos[hit]].astype(np.float64)
-        contrib = self.idf[t] * (tf * (self.k1 + 1) / (tf + self.norm[sel_docs]))
-        return sel_docs, contrib
+            contrib = (idf * w) * self._tf_part(i, docs[pos[hit]], tf[pos[hit]])
+            scores[hit] += contrib
+        order = np.lexsort((cand, -scores))[:want]
+        return [(int(cand[j]), float(scores[j])) for j in order]
 
     def get_scores(self, terms: list[int]) -> np.ndarray:
-        """Dense scores for every passage, one term per query token (rank_bm25's API)."""
-        out = np.zeros(self.n)
+        """Dense scores for every slot, one term per query token (rank_bm25's API)."""
+        out = np.zeros(self.slots)
         for t in terms:
-            docs, contrib = self.contributions([t])
-            out[docs] += contrib
+            if not (0 <= t < self.vocabulary_size) or not self.dfs[t]:
+                continue
+            for i, seg in enumerate(self.segments):
+                lo, hi = seg.span(t)
+                if lo == hi:
+                    continue
+                docs = np.asarray(seg.docs[lo:hi])
+                tf = np.asarray(seg.tfs[lo:hi], dtype=np.float64)
+                out[docs + self.bases[i]] += self.idf[t] * self._tf_part(i, docs, tf)
         return out
+
+
+def _round_up(values: np.ndarray) -> np.ndarray:
+    """float32 never below the double it stands for."""
+    single = values.astype(np.float32)
+    low = single.astype(np.float64) < values
+    single[low] = np.nextafter(single[low], np.float32(np.inf))
+    return single
 
 
 def build_postings(
-    flat_terms: np.ndarray, passage_offsets: np.ndarray, vocabulary_size: int
-) -> Postings:
-    """Invert a forward index (terms of passage i are flat_terms[po[i]:po[i+1]]).
-
-    One vectorized sort of (term, passage) keys: the same pass serves a full build and an
-    incremental one, because unchanged passages keep their term ids.
-    """
-    n = len(passage_offsets) - 1
-    doc_len = np.diff(passage_offsets).astype(np.int32)
-    passage_of = np.repeat(np.arange(n, dtype=np.int64), doc_len)
-    keys = flat_terms.astype(np.int64) * max(n, 1) + passage_of
-    uniq, counts = np.unique(keys, return_counts=True)
-    terms = uniq // max(n, 1)
-    docs = (uniq % max(n, 1)).astype(np.int32)
-    offsets = np.zeros(vocabulary_size + 1, dtype=np.int64)
-    np.cumsum(np.bincount(terms, minlength=vocabulary_size), out=offsets[1:])
-    tfs = np.minimum(counts, np.iinfo(np.uint16).max).astype(np.uint16)
-    return Postings(doc_len=doc_len, offsets=offsets, docs=docs, tfs=tfs)
-
-
-def update_postings(
-    old: Postings,
-    old_ids: np.ndarray,
-    new_ids: np.ndarray,
-    added: dict[int, np.ndarray],
+    flat_terms: np.ndarray,
+    passage_offsets: np.ndarray,
     vocabulary_size: int,
-) -> Postings | None:
-    """The postings of a new generation from the previous one, without re-inverting.
-
-    `old_ids` / `new_ids` are passage ids in each generation's order; `added` holds the
-    term ids of every passage that is new. Surviving postings keep their order (passages
-    are ordered by document path and position, so removing and inserting documents never
-    reorders survivors); the few new ones are merged in by binary search. BM25's global
-    statistics then change every impact, which Postings recomputes in one vectorized pass.
-    Returns None when the generations do not line up (the caller inverts from scratch).
-    """
-    n = len(new_ids)
-    order = np.argsort(old_ids, kind="stable")
-    pos = np.minimum(np.searchsorted(old_ids[order], new_ids), max(len(old_ids) - 1, 0))
-    found = old_ids[order][pos] == new_ids if len(old_ids) else np.zeros(n, dtype=bool)
-    old_index = order[pos]
-    if np.any(np.diff(old_index[found]) <= 0) or (~found).sum() != len(added):
-        return None
-    new_of_old = np.full(old.n, -1, dtype=np.int64)
-    new_of_old[old_index[found]] = np.flatnonzero(found)
-    mapped = new_of_old[old.docs]
-    keep = mapped >= 0
-    df = np.diff(old.offsets)
-    terms = np.repeat(np.arange(len(df), dtype=np.int64), df)[keep]
-    docs = mapped[keep]
-    tfs = np.asarray(old.tfs)[keep]
-    add_terms, add_docs, add_tfs, add_len = _invert_added(new_ids, found, added, n)
-    keys = terms * n + docs  # ascending: by term, then passage
-    at = np.searchsorted(keys, add_terms * n + add_docs)
-    terms = np.insert(terms, at, add_terms)
-    docs = np.insert(docs, at, add_docs).astype(np.int32)
-    tfs = np.insert(tfs, at, add_tfs).astype(np.uint16)
-    offsets = np.zeros(vocabulary_size + 1, dtype=np.int64)
-    np.cumsum(np.bincount(terms, minlength=vocabulary_size), out=offsets[1:])
-    doc_len = np.zeros(n, dtype=np.int32)
-    doc_len[found] = np.asarray(old.doc_len)[old_index[found]]
-    doc_len[~found] = add_len
-    return Postings(
-        doc_len=doc_len,
-        offsets=offsets,
-        docs=docs,
-        tfs=tfs,
-        k1=old.k1,
-        b=old.b,
-        epsilon=old.epsilon,
-    )
-
-
-def _invert_added(new_ids, found, added, n):
-    """(terms, passages, tfs) postings of the new passages, sorted by term then passage,
-    and each new passage's length."""
-    positions = np.flatnonzero(~found)
-    lists = [np.asarray(added[int(new_ids[p])], dtype=np.int64) for p in positions]
-    lengths = np.array([len(t) for t in lists], dtype=np.int32)
-    if not lists or not lengths.sum():
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0, dtype=np.uint16), lengths
-    flat = np.concatenate(lists)
-    passage = np.repeat(positions.astype(np.int64), lengths)
-    uniq, counts = np.unique(flat * n + passage, return_counts=True)
-    return uniq // n, uniq % n, np.minimum(counts, np.iinfo(np.uint16).max), lengths
-
-
-ARRAYS = ("doc_len", "offsets", "docs", "tfs", "impacts", "max_impact")
-
-
-def consistent(arrays: dict[str, np.ndarray], n: int, vocabulary: int) -> bool:
-    """Whether loaded arrays fit together and the sizes recorded with them (a torn or
-    foreign generation must be refused, not scored)."""
-    offsets = arrays["offsets"]
-    return (
-        len(arrays["doc_len"]) == n
-        and len(offsets) == vocabulary + 1
-        and len(arrays["docs"]) == len(arrays["tfs"]) == len(arrays["impacts"])
-        and len(arrays["max_impact"]) == vocabulary
-        and (not len(offsets) or int(offsets[-1]) == len(arrays["docs"]))
-    )
+    passage_ids: np.ndarray | None = None,
+) -> Postings:
+    """One in-memory segment from a forward index, as a whole generation's postings (tests,
+    the bench, small tools); the build writes segments through storage/segments.py."""
+    n = len(passage_offsets) - 1
+    ids = np.arange(n, dtype=np.int64) if passage_ids is None else passage_ids
+    seg = invert("mem", flat_terms, passage_offsets, ids, vocabulary_size, K1, B)
+    return Postings([seg], vocabulary_size=vocabulary_size)

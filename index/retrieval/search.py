@@ -247,35 +247,13 @@ def answer_finder(plan: QueryPlan) -> Callable[[str], list[tuple[int, int]]]:
 
 def count_matches(postings: Postings, group_ids: list[list[int]]) -> int:
     """How many passages hold at least one of the question's terms (for result paging)."""
-    lists = [
-        postings.docs[postings.offsets[t] : postings.offsets[t + 1]] for g in group_ids for t in g
-    ]
-    if not lists:
-        return 0
-    if len(lists) == 1:
-        return len(lists[0])
-    mask = np.zeros(postings.n, dtype=bool)
-    for docs in lists:
-        mask[docs] = True
-    return int(np.count_nonzero(mask))
+    return len(postings.group_docs([t for g in group_ids for t in g]))
 
 
 def _group_df(postings: Postings, ids: list[int]) -> int:
-    if not ids:
-        return 0
-    if len(ids) == 1:
-        return postings.df(ids[0])
-    docs = [postings.docs[postings.offsets[t] : postings.offsets[t + 1]] for t in ids]
-    return len(np.unique(np.concatenate(docs))) if docs else 0
+    return postings.group_df(ids) if ids else 0
 
 
 def _holds_any(postings: Postings, ids: list[int], passages: np.ndarray) -> np.ndarray:
-    """Which of `passages` hold at least one of the terms `ids` (binary search per term)."""
-    found = np.zeros(len(passages), dtype=bool)
-    for t in ids:
-        docs = postings.docs[postings.offsets[t] : postings.offsets[t + 1]]
-        if len(docs) == 0:
-            continue
-        pos = np.minimum(np.searchsorted(docs, passages), len(docs) - 1)
-        found |= docs[pos] == passages
-    return found
+    """Which of `passages` hold at least one of the terms `ids`."""
+    return postings.holds_any(ids, passages)

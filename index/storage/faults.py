@@ -14,6 +14,7 @@ FAULT_POINTS = (
     "after_scan",  # the corpus was listed and hashed, nothing written yet
     "mid_tokenize",  # the first batch of changed documents is stored (uncommitted)
     "before_publish",  # every row is written, the generation's arrays are not
+    "mid_publish",  # new segments are written, no generation refers to them yet
     "after_publish_before_commit",  # the new generation directory is in place, not yet live
     "after_commit_before_cleanup",  # the new generation is live, the old directory remains
 )

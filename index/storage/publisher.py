@@ -1,10 +1,18 @@
-"""Publishing a generation: its BM25 arrays (and passage vectors) written beside the database
-and renamed into place, still before the commit that makes it live."""
+"""Publishing a generation: new segments for new passages, deletion masks for removed ones,
+merges by the tiered policy, and the manifest renamed into place before the commit that makes
+it live.
+
+Nothing here is proportional to the corpus except a full build, and that streams: passages
+are inverted CHUNK at a time into segments, and merges run term range by term range. A build
+that changes one file writes one small segment, a mask per segment that lost passages, and
+document frequencies updated from the changed passages' terms alone.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiosqlite
@@ -12,11 +20,29 @@ import numpy as np
 
 from index.errors import EmptyCorpus
 from index.models import ReindexReport
-from index.retrieval import bm25, semantic
-from index.storage import queries, vectors
+from index.retrieval import bm25
+from index.retrieval.segment import Segment, invert, merge, plan_merges
+from index.storage import queries
+from index.storage.faults import fault
 from index.storage.generation import GenerationFiles
 
 Progress = Callable[..., None]
+CHUNK = 1_000_000  # passages inverted at once in a full build (about 1 GB at its peak)
+
+
+@dataclass
+class Layout:
+    """The segments of the generation being built, with deletion masks and frequencies."""
+
+    segments: list[Segment] = field(default_factory=list)
+    deleted: list[np.ndarray | None] = field(default_factory=list)
+    dfs: np.ndarray | None = None
+
+    def live(self) -> list[int]:
+        return [s.n - _dead(m) for s, m in zip(self.segments, self.deleted, strict=True)]
+
+    def dead(self) -> list[int]:
+        return [_dead(m) for m in self.deleted]
 
 
 class Publisher:
@@ -26,92 +52,210 @@ class Publisher:
         db_path: Path,
         report: ReindexReport,
         progress: Progress,
-        want_vectors: bool | None,
     ) -> None:
         self.db = db
         self.db_path = db_path
         self.report = report
         self.progress = progress
-        self.want_vectors = want_vectors
+        self._named = 0
 
     async def publish(self, generation: int, corpus: Path) -> np.ndarray:
-        """Invert the live passages' term ids into the generation's arrays, then rename the
-        finished directory into place. Returns the passage order."""
-        passage_ids = await queries.live_passage_ids(self.db)
+        """Write the generation's segments and manifest, then rename its directory into
+        place. Returns the live passages' ids."""
+        live_ids = await queries.live_passage_ids(self.db)
         self.report.documents = await queries.count_live_documents(self.db)
-        if not len(passage_ids):
+        if not len(live_ids):
             raise EmptyCorpus(
                 f"the corpus at {corpus} has no indexable text; the previous index was kept"
             )
-        vocabulary_size = await queries.vocabulary_size(self.db)
-        self.report.passages = len(passage_ids)
+        vocabulary = await queries.vocabulary_size(self.db)
+        self.report.passages = len(live_ids)
+        self.generation = generation
         target = GenerationFiles.of(self.db_path, generation)
         previous = GenerationFiles.of(self.db_path, generation - 1)
-        postings = await self._updated(previous, passage_ids, vocabulary_size)
-        if postings is None:  # no usable previous generation, or most passages are new
-            postings = await self._inverted(vocabulary_size)
+        layout, new_ids, removed = await self._carry(previous, live_ids, vocabulary)
+        if len(new_ids) == len(live_ids):
+            await self._invert_all(layout, vocabulary)
+        else:
+            await self._invert_some(layout, new_ids, removed, vocabulary)
+        fault("mid_publish")
+        await asyncio.to_thread(self._merge, layout, vocabulary)
+        postings = bm25.Postings(layout.segments, layout.deleted, layout.dfs, vocabulary)
         scratch = target.scratch()
-        await asyncio.to_thread(scratch.save_postings, postings, passage_ids)
-        if vectors.wanted(self.want_vectors, len(passage_ids)):
-            await self._vectors(scratch, previous, passage_ids)
+        await asyncio.to_thread(scratch.save_postings, postings)
         await asyncio.to_thread(scratch.publish_as, target)
-        return passage_ids
+        return live_ids
 
-    async def _updated(
-        self, previous: GenerationFiles, passage_ids: np.ndarray, vocabulary: int
-    ) -> bm25.Postings | None:
-        """The previous generation's postings updated with only the new passages' terms,
-        when there is one to update and it is not mostly replaced."""
+    def _name(self) -> str:
+        self._named += 1
+        return f"{self.generation:06d}-{self._named - 1:03d}"
+
+    async def _carry(
+        self, previous: GenerationFiles, live_ids: np.ndarray, vocabulary: int
+    ) -> tuple[Layout, np.ndarray, np.ndarray]:
+        """The previous generation's segments with this build's removals masked, the live
+        passages no segment holds, and the ids removed. Everything is new when there is no
+        usable previous generation or when most of its passages are gone."""
         try:
             old = await asyncio.to_thread(previous.load_postings)
-            old_ids = previous.load_passage_ids(mmap=False)
         except ValueError:
-            return None
-        if len(old_ids) != old.n or old.vocabulary_size > vocabulary:
-            return None
-        new = np.setdiff1d(passage_ids, old_ids, assume_unique=True)
-        if len(new) > len(passage_ids) // 2:
-            return None
-        added: dict[int, np.ndarray] = {}
-        for start in range(0, len(new), 10_000):
-            chunk = [int(i) for i in new[start : start + 10_000]]
-            added.update(await queries.term_ids_of(self.db, chunk))
-        return await asyncio.to_thread(
-            bm25.update_postings, old, old_ids, passage_ids, added, vocabulary
-        )
+            return Layout(), live_ids, np.zeros(0, np.int64)
+        if old.vocabulary_size > vocabulary:
+            return Layout(), live_ids, np.zeros(0, np.int64)
+        return await asyncio.to_thread(_carried, old, live_ids, vocabulary)
 
-    async def _inverted(self, vocabulary: int) -> bm25.Postings:
-        """All live passages' term ids inverted from scratch."""
-        blobs = await queries.live_term_blobs(self.db)
-        return await asyncio.to_thread(_invert, blobs, vocabulary)
+    async def _invert_all(self, layout: Layout, vocabulary: int) -> None:
+        """Every live passage, CHUNK at a time, in index order."""
+        layout.dfs = np.zeros(vocabulary, dtype=np.int64)
+        ids = await queries.live_passage_ids(self.db)
+        start = 0
+        async for blobs in queries.live_term_blobs(self.db, CHUNK):
+            chunk_ids = ids[start : start + len(blobs)]
+            start += len(blobs)
+            seg = await asyncio.to_thread(self._segment, blobs, chunk_ids, vocabulary)
+            _add_df(layout.dfs, seg)
+            layout.segments.append(seg)
+            layout.deleted.append(None)
 
-    async def _vectors(
-        self, scratch: GenerationFiles, previous: GenerationFiles, passage_ids: np.ndarray
+    async def _invert_some(
+        self, layout: Layout, new_ids: np.ndarray, removed: np.ndarray, vocabulary: int
     ) -> None:
-        """Passage vectors for re-ranking, reusing the live generation's rows."""
-        carried = None
-        try:
-            old_ids = previous.load_passage_ids(mmap=False)
-            loaded = previous.load_vectors(rows=len(old_ids))
-            if loaded is not None:
-                carried = (old_ids, loaded[0], loaded[1])
-        except ValueError:
-            carried = None  # nothing usable to carry over: encode everything
-        texts = await queries.live_passage_texts(self.db)
-        self.report.passages_encoded = await asyncio.to_thread(
-            vectors.build,
-            scratch,
-            passage_ids,
-            carried,
-            lambda ids: [texts[int(i)] for i in ids],
-            self.progress,
+        """The new passages as segments; frequencies moved by the new and removed passages."""
+        dfs = np.zeros(vocabulary, dtype=np.int64)
+        dfs[: len(layout.dfs)] = layout.dfs
+        for start in range(0, len(removed), 10_000):
+            chunk = [int(i) for i in removed[start : start + 10_000]]
+            terms = await queries.term_ids_of(self.db, chunk)
+            dfs -= _distinct_counts(terms.values(), vocabulary)
+        for start in range(0, len(new_ids), CHUNK):
+            chunk_ids = new_ids[start : start + CHUNK]
+            blobs: list[bytes] = []
+            for at in range(0, len(chunk_ids), 10_000):
+                part = [int(i) for i in chunk_ids[at : at + 10_000]]
+                terms = await queries.term_ids_of(self.db, part)
+                blobs.extend(terms[i].tobytes() for i in part)
+            seg = await asyncio.to_thread(self._segment, blobs, chunk_ids, vocabulary)
+            _add_df(dfs, seg)
+            layout.segments.append(seg)
+            layout.deleted.append(None)
+        layout.dfs = dfs
+
+    def _segment(self, blobs: list[bytes], ids: np.ndarray, vocabulary: int) -> Segment:
+        """Invert and store one chunk; the returned segment is the mapped files."""
+        lengths = np.fromiter((len(b) // 4 for b in blobs), dtype=np.int64, count=len(blobs))
+        offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        flat = np.frombuffer(b"".join(blobs), dtype=np.int32)
+        target = GenerationFiles.of(self.db_path, self.generation)
+        return stored_segment(target, self._name(), flat, offsets, ids, vocabulary)
+
+    def _merge(self, layout: Layout, vocabulary: int) -> None:
+        target = GenerationFiles.of(self.db_path, self.generation)
+        self.report.segments_merged += merge_layout(layout, vocabulary, target, self._name)
+
+
+def stored_segment(
+    target: GenerationFiles,
+    name: str,
+    flat: np.ndarray,
+    offsets: np.ndarray,
+    ids: np.ndarray,
+    vocabulary: int,
+) -> Segment:
+    """Invert a chunk of passages into a segment on disk; returns it mapped."""
+    seg = invert(name, flat, offsets, ids, vocabulary, bm25.K1, bm25.B)
+    files = target.segment(seg.name)
+    files.save(seg)
+    return files.load()
+
+
+def merge_layout(
+    layout: Layout, vocabulary: int, target: GenerationFiles, name: Callable[[], str]
+) -> int:
+    """Merge what the tiered policy asks for, last range first (indexes stay valid);
+    returns how many segments were merged away."""
+    merged = 0
+    for start, end in reversed(plan_merges(layout.live(), layout.dead())):
+        parts = list(zip(layout.segments[start:end], layout.deleted[start:end], strict=True))
+        head, ranges = merge(parts, vocabulary, bm25.K1, bm25.B)
+        files = target.segment(name())
+        files.save_merged(head, ranges)
+        layout.segments[start:end] = [files.load()]
+        layout.deleted[start:end] = [None]
+        merged += end - start
+    return merged
+
+
+def build_segments(
+    directory: Path, flat: np.ndarray, offsets: np.ndarray, vocabulary: int
+) -> bm25.Postings:
+    """A whole generation at `directory` from a forward index (passage i's terms are
+    flat[offsets[i]:offsets[i+1]], its id i), chunked and merged as a full build does: the
+    bench times it as shirabe's indexing of given tokens."""
+    target = GenerationFiles(directory)
+    target.directory.mkdir(parents=True, exist_ok=True)
+    counter = iter(range(1_000_000))
+    name = lambda: f"{directory.name}-{next(counter):03d}"  # noqa: E731
+    layout = Layout(dfs=np.zeros(vocabulary, dtype=np.int64))
+    n = len(offsets) - 1
+    for start in range(0, n, CHUNK):
+        stop = min(start + CHUNK, n)
+        lo, hi = int(offsets[start]), int(offsets[stop])
+        ids = np.arange(start, stop, dtype=np.int64)
+        seg = stored_segment(
+            target, name(), flat[lo:hi], offsets[start : stop + 1] - lo, ids, vocabulary
         )
-        self.report.vector_model = semantic.Encoder.load().name
+        _add_df(layout.dfs, seg)
+        layout.segments.append(seg)
+        layout.deleted.append(None)
+    merge_layout(layout, vocabulary, target, name)
+    postings = bm25.Postings(layout.segments, layout.deleted, layout.dfs, vocabulary)
+    target.save_postings(postings)
+    return postings
 
 
-def _invert(blobs: list[bytes], vocabulary_size: int) -> bm25.Postings:
-    lengths = np.fromiter((len(b) // 4 for b in blobs), dtype=np.int64, count=len(blobs))
-    offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    flat = np.frombuffer(b"".join(blobs), dtype=np.int32)
-    return bm25.build_postings(flat, offsets, vocabulary_size)
+def _carried(
+    old: bm25.Postings, live_ids: np.ndarray, vocabulary: int
+) -> tuple[Layout, np.ndarray, np.ndarray]:
+    """See Publisher._carry (runs in a thread: a sort of every passage id)."""
+    slots = old.passage_ids
+    still = np.isin(slots, live_ids)
+    was_live = (
+        np.concatenate(
+            [
+                np.ones(s.n, bool) if m is None else ~m
+                for s, m in zip(old.segments, old.deleted, strict=True)
+            ]
+        )
+        if old.segments
+        else np.zeros(0, bool)
+    )
+    keep = still & was_live
+    if keep.sum() * 2 < len(live_ids):
+        return Layout(), live_ids, np.zeros(0, np.int64)
+    removed = slots[was_live & ~still]
+    new_ids = live_ids[~np.isin(live_ids, slots[keep])]
+    layout = Layout(dfs=old.dfs)
+    for i, seg in enumerate(old.segments):
+        mask = ~keep[old.bases[i] : old.bases[i + 1]]
+        if mask.all():
+            continue  # nothing of it is live any more
+        layout.segments.append(seg)
+        layout.deleted.append(mask if mask.any() else None)
+    return layout, new_ids, removed
+
+
+def _add_df(dfs: np.ndarray, seg: Segment) -> None:
+    counts = np.diff(np.asarray(seg.offsets))
+    dfs[: len(counts)] += counts
+
+
+def _distinct_counts(term_lists, vocabulary: int) -> np.ndarray:
+    """How many of the passages hold each term (each passage counted once per term)."""
+    lists = [np.unique(t) for t in term_lists]
+    flat = np.concatenate(lists) if lists else np.zeros(0, np.int64)
+    return np.bincount(flat, minlength=vocabulary).astype(np.int64)
+
+
+def _dead(mask: np.ndarray | None) -> int:
+    return 0 if mask is None else int(np.count_nonzero(mask))

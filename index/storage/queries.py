@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
 import aiosqlite
@@ -299,13 +299,15 @@ async def live_passage_ids(db: aiosqlite.Connection) -> np.ndarray:
     )
 
 
-async def live_term_blobs(db: aiosqlite.Connection) -> list[bytes]:
-    """Each live passage's term ids (int32 bytes), in index order."""
+async def live_term_blobs(db: aiosqlite.Connection, chunk: int) -> AsyncIterator[list[bytes]]:
+    """Each live passage's term ids (int32 bytes), in index order, `chunk` passages at a time
+    (a ten-million-passage corpus is never read into memory at once)."""
     async with db.execute(
         "SELECT p.terms FROM passages p JOIN documents d ON d.id = p.doc_id "
         f"WHERE d.{LIVE} ORDER BY d.path, p.ordinal"
     ) as cur:
-        return [r[0] for r in await cur.fetchall()]
+        while rows := await cur.fetchmany(chunk):
+            yield [r[0] for r in rows]
 
 
 async def term_ids_of(db: aiosqlite.Connection, ids: Sequence[int]) -> dict[int, np.ndarray]:

@@ -1,10 +1,12 @@
 """The SQLite store of record (through aiosqlite): schema, connection, meta, damage.
 
 One database holds documents, passages (with their term ids, so an incremental build never
-re-tokenizes unchanged files), the vocabulary, index metadata and the query log. The ranking
-arrays of generation N live beside it (`index.storage.generation`); `meta.generation` names
-the live one and is written in the same transaction as the rows, so a crash at any point
-leaves either the old generation or the new one, complete.
+re-tokenizes unchanged files), the vocabulary, index metadata, the query log and a cache of
+passage vectors for re-ranking (`vector_store`; a database from before it gains the table
+when opened, as every table of SCHEMA is created if missing). The ranking arrays of
+generation N live beside it (`index.storage.generation`); `meta.generation` names the live one
+and is written in the same transaction as the rows, so a crash at any point leaves either the
+old generation or the new one, complete.
 
 Rows are never updated in place: a changed document gets a new row and the old one is
 marked `retired_gen`, so a reader still answering from the previous generation can fetch its
@@ -76,6 +78,14 @@ CREATE TABLE IF NOT EXISTS votes (
     at TEXT NOT NULL,
     UNIQUE (query_id, voter)
 );
+CREATE TABLE IF NOT EXISTS passage_vectors (
+    model INTEGER NOT NULL,
+    passage_id INTEGER NOT NULL,
+    digest BLOB NOT NULL,
+    vector BLOB,
+    sentences BLOB,
+    PRIMARY KEY (model, passage_id)
+) WITHOUT ROWID;
 """
 
 # Columns added to a table since its first release, with their declarations: a database from
