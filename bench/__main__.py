@@ -42,7 +42,7 @@ ROOT = measure.ROOT
 COLD_QUESTIONS = 10  # the first answered cold, the others show deferred initialization
 
 
-def run(size: int, n_queries: int, peers: list[str], rounds: int = 2) -> dict:
+def run(size: int, n_queries: int, peers: list[str], rounds: int = 2, note: str = "") -> dict:
     """Everything for one size; returns the results (also written to results.json)."""
     started = time.perf_counter()
     load = measure.LoadMeter()
@@ -55,6 +55,7 @@ def run(size: int, n_queries: int, peers: list[str], rounds: int = 2) -> dict:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "shirabe_commit": git_commit(),
         "command": "python -m bench " + " ".join(sys.argv[1:]),
+        "peers_note": note,
     }
     step("corpus")
     info = ensure_corpus(size)
@@ -187,7 +188,7 @@ def engine_targets(info, db: Path) -> dict:
     step("shirabe ask --json, batch mode")
     out["cli_batch"] = cli_batch(info.directory, db, texts)
     step("re-ranking on: a build as `shirabe index --rerank` runs it; engine.ask unseen, cached")
-    out["rerank"] = rerank.measure_rerank(info.directory, db, texts)
+    out["rerank"] = rerank.measure_rerank(info.directory, db, texts, info.size)
     return out
 
 
@@ -362,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--record", action="store_true", help="rewrite bench/RESULTS.md from all results present"
     )
+    parser.add_argument(
+        "--peers-note", default="", help="why peers were left out (printed with the results)"
+    )
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -375,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         record("python -m bench --record")
         return 0
     for size in args.size or [10_000]:
-        res = run(size, args.queries, peers, args.rounds)
+        res = run(size, args.queries, peers, args.rounds, args.peers_note)
         print(render(res), flush=True)
     if args.record:
         record("python -m bench " + " ".join(sys.argv[1:]))

@@ -42,8 +42,17 @@ def render_header(res: dict) -> str:
         f"{res.get('others_cores', 0):.2f} of its {res['machine']['nproc']} cores busy "
         f"on average during the run (shirabe build: "
         f"{res['build'].get('others_cores', 0):.2f}, bare fugashi: "
-        f"{res['fugashi'].get('others_cores', 0):.2f})."
+        f"{res['fugashi'].get('others_cores', 0):.2f})." + not_run(res)
     )
+
+
+def not_run(res: dict) -> str:
+    """The peers this run left out (`--peers`), so "faster than every peer" is read right."""
+    missing = [name for name in PEER_ORDER if name not in res["peers"]]
+    if not missing:
+        return ""
+    why = res.get("peers_note") or "not asked for in this run's --peers"
+    return f" Peers not run at this size: {', '.join(missing)} ({why})."
 
 
 def render_peers(res: dict) -> str:

@@ -30,7 +30,7 @@ CONCURRENT = 200
 # A build blocking the loop would stall it for seconds; the margin is for a busy 2-core box.
 MAX_STALL_SECONDS = 0.250
 TICK_SECONDS = 0.005
-NEW_FILES = 40  # ~500 new passages: tokenized, and encoded when the encoder is installed
+NEW_FILES = 150  # ~1,900 new passages to tokenize: a build long enough to ask during
 
 Hits = tuple[tuple[str, int, float], ...]
 

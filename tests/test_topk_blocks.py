@@ -280,6 +280,12 @@ def test_uneven_blocks(kernel, index):
         weights = [float(rng.choice([1.0, 3.0])) for _ in terms]
         for k in (1, 10, 30):
             check(kernel, ix, query_lists(ix, terms, weights), k, str(terms))
+    # With only a few dozen candidates the windows grow long, over many of its short blocks.
+    df = np.diff(ix["offsets"])
+    for rare in np.flatnonzero((df >= 30) & (df <= 80))[:20]:
+        lists = query_lists(ix, [12, int(rare)], [3.0, 1.0])
+        for k in (1, 10):
+            check(kernel, ix, lists, k, f"[12, {rare}]")
 
 
 def test_kernel_corner_cases(kernel, index):

@@ -338,11 +338,11 @@ static void pass(List *lists, Py_ssize_t pinned, Py_ssize_t n, List *seeds,
         if (spread > least) least = spread;
         /* A list whose blocks are much shorter than the window is bounded by its ub there:
          * the max over many blocks is about that, and finding them would cost reads. So is
-         * one that weighs next to nothing (an idf near 0): its blocks would only cut windows
-         * short. */
+         * one that weighs little next to the rest (an idf near 0): its blocks would only cut
+         * windows short. */
         for (Py_ssize_t i = 0; i < n; i++) {
             List *l = &lists[i];
-            l->fine = l->has_bm && 4 * l->span >= least && l->ub * 64 >= total;
+            l->fine = l->has_bm && 4 * l->span >= least && l->ub * 8 >= total;
             if (l->fine && i < eg) l->blk = seek_block(l, ws);
         }
         int32_t we = window_end(lists, n, ws, least);
@@ -353,6 +353,20 @@ static void pass(List *lists, Py_ssize_t pinned, Py_ssize_t n, List *seeds,
         Py_ssize_t e = pinned; /* ol[0..e) are non-essential in this window */
         while (e < n && pw[e] < st->theta) e++;
         for (Py_ssize_t j = e; j < n; j++) advance(ol[j], ws);
+        while (e == n - 1) {   /* one essential list, the common case: walk it */
+            List *l = ol[e];
+            if (l->pos >= l->len || l->docs[l->pos] > we) break;
+            int32_t d = l->docs[l->pos];
+            if (n_seeds && in_seeds(seeds, n_seeds, d)) { l->pos++; continue; }
+            double score = contrib(l, l->pos, sc->norm, sc->k1);
+            l->pos++;
+            if (e > 0 && score + pw[e - 1] < st->theta) continue;
+            sc->now++;
+            record(sc, l->slot, score);
+            if (!complete(ol, wb, pw, e, d, &score, st->theta, sc)) continue;
+            offer(st, (Entry){in_order(sc), d});
+            while (e < n && pw[e] < st->theta) e++;
+        }
         while (e < n) {
             int32_t d = INT32_MAX;
             for (Py_ssize_t j = e; j < n; j++) {
@@ -378,6 +392,7 @@ static void pass(List *lists, Py_ssize_t pinned, Py_ssize_t n, List *seeds,
                     l->pos++;
                 }
             }
+            if (e > 0 && score + pw[e - 1] < st->theta) continue;
             if (!complete(ol, wb, pw, e, d, &score, st->theta, sc)) continue;
             offer(st, (Entry){in_order(sc), d});
             while (e < n && pw[e] < st->theta) e++;

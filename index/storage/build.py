@@ -142,7 +142,7 @@ class Builder:
             await self._update_documents(db, new_gen, meta)
             fault("before_publish")
             publisher = Publisher(db, self.db_path, self.report, self.progress)
-            passage_ids = await publisher.publish(new_gen, self.corpus)
+            live = await publisher.publish(new_gen, self.corpus)
             fault("after_publish_before_commit")
             await store.write_meta(
                 db,
@@ -150,7 +150,7 @@ class Builder:
                     **index_settings(),
                     "generation": str(new_gen),
                     "built_at": store.now_iso(),
-                    "passages": str(len(passage_ids)),
+                    "passages": str(live),
                     "catalog": self.catalog_fingerprint,
                 },
             )

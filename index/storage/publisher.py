@@ -59,53 +59,62 @@ class Publisher:
         self.progress = progress
         self._named = 0
 
-    async def publish(self, generation: int, corpus: Path) -> np.ndarray:
+    async def publish(self, generation: int, corpus: Path) -> int:
         """Write the generation's segments and manifest, then rename its directory into
-        place. Returns the live passages' ids."""
-        live_ids = await queries.live_passage_ids(self.db)
+        place. Returns how many passages are live."""
+        live = await queries.count_live_passages(self.db)
         self.report.documents = await queries.count_live_documents(self.db)
-        if not len(live_ids):
+        if not live:
             raise EmptyCorpus(
                 f"the corpus at {corpus} has no indexable text; the previous index was kept"
             )
         vocabulary = await queries.vocabulary_size(self.db)
-        self.report.passages = len(live_ids)
+        self.report.passages = live
         self.generation = generation
         target = GenerationFiles.of(self.db_path, generation)
         previous = GenerationFiles.of(self.db_path, generation - 1)
-        layout, new_ids, removed = await self._carry(previous, live_ids, vocabulary)
-        if len(new_ids) == len(live_ids):
+        layout = await self._carry(previous, live, vocabulary)
+        if layout is None:  # no usable previous generation, or most of it is gone
+            layout = Layout()
             await self._invert_all(layout, vocabulary)
-        else:
-            await self._invert_some(layout, new_ids, removed, vocabulary)
         fault("mid_publish")
         await asyncio.to_thread(self._merge, layout, vocabulary)
         postings = bm25.Postings(layout.segments, layout.deleted, layout.dfs, vocabulary)
         scratch = target.scratch()
         await asyncio.to_thread(scratch.save_postings, postings)
         await asyncio.to_thread(scratch.publish_as, target)
-        return live_ids
+        return live
 
     def _name(self) -> str:
         self._named += 1
         return f"{self.generation:06d}-{self._named - 1:03d}"
 
-    async def _carry(
-        self, previous: GenerationFiles, live_ids: np.ndarray, vocabulary: int
-    ) -> tuple[Layout, np.ndarray, np.ndarray]:
-        """The previous generation's segments with this build's removals masked, the live
-        passages no segment holds, and the ids removed. Everything is new when there is no
-        usable previous generation or when most of its passages are gone."""
+    async def _carry(self, previous: GenerationFiles, live: int, vocabulary: int) -> Layout | None:
+        """The previous generation's segments with this build's removals masked, plus
+        segments of the passages this build added; None when there is no usable previous
+        generation, when most of it is gone, or when the database's changes do not add up
+        to the live passages (then everything is inverted anew).
+
+        Only the changed passages are read: never every live id of a huge corpus."""
         try:
             old = await asyncio.to_thread(previous.load_postings)
         except ValueError:
-            return Layout(), live_ids, np.zeros(0, np.int64)
-        if old.vocabulary_size > vocabulary:
-            return Layout(), live_ids, np.zeros(0, np.int64)
-        return await asyncio.to_thread(_carried, old, live_ids, vocabulary)
+            return None
+        removed = await queries.passage_ids_retired(self.db, self.generation)
+        added = await queries.passage_ids_added(self.db, self.generation)
+        if old.vocabulary_size > vocabulary or old.n - len(removed) + len(added) != live:
+            return None
+        if len(removed) * 2 > old.n:
+            return None
+        layout = await asyncio.to_thread(_masked, old, removed)
+        if layout is None:
+            return None
+        await self._invert_some(layout, added, removed, vocabulary)
+        return layout
 
     async def _invert_all(self, layout: Layout, vocabulary: int) -> None:
-        """Every live passage, CHUNK at a time, in index order."""
+        """Every live passage, CHUNK at a time, in index order (the one step that reads
+        every id; the passages' terms stream)."""
         layout.dfs = np.zeros(vocabulary, dtype=np.int64)
         ids = await queries.live_passage_ids(self.db)
         start = 0
@@ -214,35 +223,25 @@ def build_segments(
     return postings
 
 
-def _carried(
-    old: bm25.Postings, live_ids: np.ndarray, vocabulary: int
-) -> tuple[Layout, np.ndarray, np.ndarray]:
-    """See Publisher._carry (runs in a thread: a sort of every passage id)."""
-    slots = old.passage_ids
-    still = np.isin(slots, live_ids)
-    was_live = (
-        np.concatenate(
-            [
-                np.ones(s.n, bool) if m is None else ~m
-                for s, m in zip(old.segments, old.deleted, strict=True)
-            ]
-        )
-        if old.segments
-        else np.zeros(0, bool)
-    )
-    keep = still & was_live
-    if keep.sum() * 2 < len(live_ids):
-        return Layout(), live_ids, np.zeros(0, np.int64)
-    removed = slots[was_live & ~still]
-    new_ids = live_ids[~np.isin(live_ids, slots[keep])]
-    layout = Layout(dfs=old.dfs)
+def _masked(old: bm25.Postings, removed: np.ndarray) -> Layout | None:
+    """The old segments with `removed` passages masked (a segment left with no live
+    passage is dropped); None when a removed passage is not live in them (the previous
+    generation does not match the database). Runs in a thread."""
+    slots = np.flatnonzero(np.isin(old.passage_ids, removed))
+    layout = Layout(dfs=np.asarray(old.dfs))
+    masked = 0
     for i, seg in enumerate(old.segments):
-        mask = ~keep[old.bases[i] : old.bases[i + 1]]
+        lo, hi = old.bases[i], old.bases[i + 1]
+        here = slots[(slots >= lo) & (slots < hi)] - lo
+        before = old.deleted[i]
+        mask = np.zeros(seg.n, bool) if before is None else before.copy()
+        masked += int(np.count_nonzero(~mask[here]))
+        mask[here] = True
         if mask.all():
             continue  # nothing of it is live any more
         layout.segments.append(seg)
         layout.deleted.append(mask if mask.any() else None)
-    return layout, new_ids, removed
+    return layout if masked == len(removed) else None
 
 
 def _add_df(dfs: np.ndarray, seg: Segment) -> None:

@@ -181,6 +181,37 @@ async def count_live_documents(db: aiosqlite.Connection) -> int:
         return (await cur.fetchone())[0]
 
 
+async def count_live_passages(db: aiosqlite.Connection) -> int:
+    async with db.execute(f"SELECT COALESCE(SUM(passages), 0) FROM documents WHERE {LIVE}") as cur:
+        return (await cur.fetchone())[0]
+
+
+async def passage_ids_added(db: aiosqlite.Connection, generation: int) -> np.ndarray:
+    """Ids of the live passages a build of `generation` wrote, in index order: with the ids
+    it retired, all an incremental publish needs (never every live id of a huge corpus)."""
+    return await _ids(
+        db,
+        "SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id "
+        f"WHERE d.{LIVE} AND d.added_gen = ? ORDER BY d.path, p.ordinal",
+        (generation,),
+    )
+
+
+async def passage_ids_retired(db: aiosqlite.Connection, generation: int) -> np.ndarray:
+    """Ids of the passages whose documents the build of `generation` retired."""
+    return await _ids(
+        db,
+        "SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE d.retired_gen = ?",
+        (generation,),
+    )
+
+
+async def _ids(db: aiosqlite.Connection, sql: str, params: tuple) -> np.ndarray:
+    async with db.execute(sql, params) as cur:
+        rows = await cur.fetchall()
+    return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+
 async def count_answered(db: aiosqlite.Connection) -> int:
     async with db.execute("SELECT COUNT(*) FROM query_log WHERE hits > 0") as cur:
         return (await cur.fetchone())[0]
