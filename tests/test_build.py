@@ -252,6 +252,13 @@ def test_incremental_postings_score_like_a_full_inversion(corpus, db_path):
     updated = assert_scores_like_a_full_inversion(db_path, report.generation)
     assert updated.slots == updated.n + 1 and report.segments_merged == 0
 
+    async def questions():  # every step of a question copes with a masked slot
+        async with await Engine.open(corpus, db_path) as engine:
+            return [await engine.ask(q) for q in ("who chairs CSTO?", "CSTOの議長は誰?")]
+
+    for answer in asyncio.run(questions()):
+        assert answer.hits and answer.problem is None
+
 
 def test_a_catalog_edit_applies_with_no_document_changed(corpus, db_path):
     build(corpus, db_path)

@@ -154,3 +154,20 @@ def test_generation_round_trip_and_damage_refused(tmp_path):
     docs.write_bytes(docs.read_bytes()[:-4])
     with pytest.raises(ValueError, match="s1"):
         files.load_postings()
+
+
+def test_translation_choice_reads_passages_beyond_the_live_count():
+    """Slots of deleted passages stay numbered, so a live passage's slot can exceed the
+    number of live passages: the sense choice must size its bitmaps by slots."""
+    from index.language.translate_select import IndexPassages, cohesion
+
+    vocab = {"議長": 1, "椅子": 2, "CSTO": 3, "会議": 4}
+    passages = [np.array([4], np.int32)] * 6 + [np.array([1, 3], np.int32)] * 2
+    seg = segmented(passages, [])[0]
+    dead = np.zeros(len(passages), bool)
+    dead[:3] = True
+    corpus = IndexPassages(Postings([seg], [dead], vocabulary_size=VOCAB), vocab)
+    assert corpus.n == 5 and corpus.slots == 8
+    found = cohesion([["議長", "椅子"], []], [["議長"], ["CSTO"]], corpus)
+    chair, seat = found[0]
+    assert chair.support == 2 and seat.df == 0

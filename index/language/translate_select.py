@@ -49,7 +49,8 @@ _EMPTY = np.zeros(0, dtype=np.int32)
 class Passages(Protocol):
     """What the selection needs from an index: its size and a term's passages."""
 
-    n: int
+    n: int  # live passages (for frequencies)
+    slots: int  # passage numbers are below this (an index may keep deleted passages' slots)
 
     def passages(self, term: str) -> np.ndarray:
         """Indices of the passages holding `term`, ascending (empty if it is unknown)."""
@@ -61,6 +62,7 @@ class IndexPassages:
 
     def __init__(self, postings, vocabulary: Mapping[str, int]) -> None:
         self.n = int(postings.n)
+        self.slots = int(postings.slots)
         self._postings = postings
         self._vocabulary = vocabulary
 
@@ -76,6 +78,7 @@ class ListPassages:
 
     def __init__(self, postings: Mapping[str, Sequence[int]], n: int) -> None:
         self.n = n
+        self.slots = n
         self._lists = {t: np.array(sorted(set(d)), dtype=np.int32) for t, d in postings.items()}
 
     def passages(self, term: str) -> np.ndarray:
@@ -147,7 +150,7 @@ def cohesion(
     slots = min(len(context), MAX_SLOTS)
     weights = np.zeros(slots)
     chance = np.zeros(slots)
-    marks = _marks(n)
+    marks = _marks(corpus.slots)
     marked: list[np.ndarray] = []
     try:
         for j in range(slots):
