@@ -142,7 +142,8 @@ class Builder:
             await self._update_documents(db, new_gen, meta)
             fault("before_publish")
             publisher = Publisher(db, self.db_path, self.report, self.progress)
-            live = await publisher.publish(new_gen, self.corpus)
+            previous_live = int(meta.get("passages", -1))
+            live = await publisher.publish(new_gen, self.corpus, previous_live)
             fault("after_publish_before_commit")
             await store.write_meta(
                 db,

@@ -59,24 +59,25 @@ class Publisher:
         self.progress = progress
         self._named = 0
 
-    async def publish(self, generation: int, corpus: Path) -> int:
+    async def publish(self, generation: int, corpus: Path, previous_live: int) -> int:
         """Write the generation's segments and manifest, then rename its directory into
-        place. Returns how many passages are live."""
-        live = await queries.count_live_passages(self.db)
+        place. `previous_live` is the live passage count the database recorded for the
+        previous generation. Returns how many passages are live."""
         self.report.documents = await queries.count_live_documents(self.db)
+        vocabulary = await queries.vocabulary_size(self.db)
+        self.generation = generation
+        target = GenerationFiles.of(self.db_path, generation)
+        previous = GenerationFiles.of(self.db_path, generation - 1)
+        layout = await self._carry(previous, previous_live, vocabulary)
+        if layout is None:  # no usable previous generation, or most of it is gone
+            layout = Layout()
+            await self._invert_all(layout, vocabulary)
+        live = sum(layout.live())
         if not live:
             raise EmptyCorpus(
                 f"the corpus at {corpus} has no indexable text; the previous index was kept"
             )
-        vocabulary = await queries.vocabulary_size(self.db)
         self.report.passages = live
-        self.generation = generation
-        target = GenerationFiles.of(self.db_path, generation)
-        previous = GenerationFiles.of(self.db_path, generation - 1)
-        layout = await self._carry(previous, live, vocabulary)
-        if layout is None:  # no usable previous generation, or most of it is gone
-            layout = Layout()
-            await self._invert_all(layout, vocabulary)
         fault("mid_publish")
         await asyncio.to_thread(self._merge, layout, vocabulary)
         postings = bm25.Postings(layout.segments, layout.deleted, layout.dfs, vocabulary)
@@ -89,20 +90,23 @@ class Publisher:
         self._named += 1
         return f"{self.generation:06d}-{self._named - 1:03d}"
 
-    async def _carry(self, previous: GenerationFiles, live: int, vocabulary: int) -> Layout | None:
+    async def _carry(
+        self, previous: GenerationFiles, previous_live: int, vocabulary: int
+    ) -> Layout | None:
         """The previous generation's segments with this build's removals masked, plus
         segments of the passages this build added; None when there is no usable previous
-        generation, when most of it is gone, or when the database's changes do not add up
-        to the live passages (then everything is inverted anew).
+        generation, when it is not the one the database recorded, or when most of it is gone
+        (then everything is inverted anew).
 
-        Only the changed passages are read: never every live id of a huge corpus."""
+        Only the changed passages are read: never every live id of a huge corpus, nor a
+        count over the documents table (its rows hold whole texts: gigabytes to read)."""
         try:
             old = await asyncio.to_thread(previous.load_postings)
         except ValueError:
             return None
         removed = await queries.passage_ids_retired(self.db, self.generation)
         added = await queries.passage_ids_added(self.db, self.generation)
-        if old.vocabulary_size > vocabulary or old.n - len(removed) + len(added) != live:
+        if old.vocabulary_size > vocabulary or old.n != previous_live:
             return None
         if len(removed) * 2 > old.n:
             return None

@@ -181,11 +181,6 @@ async def count_live_documents(db: aiosqlite.Connection) -> int:
         return (await cur.fetchone())[0]
 
 
-async def count_live_passages(db: aiosqlite.Connection) -> int:
-    async with db.execute(f"SELECT COALESCE(SUM(passages), 0) FROM documents WHERE {LIVE}") as cur:
-        return (await cur.fetchone())[0]
-
-
 async def passage_ids_added(db: aiosqlite.Connection, generation: int) -> np.ndarray:
     """Ids of the live passages a build of `generation` wrote, in index order: with the ids
     it retired, all an incremental publish needs (never every live id of a huge corpus)."""
