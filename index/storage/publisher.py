@@ -208,7 +208,10 @@ def build_segments(
     target = GenerationFiles(directory)
     target.directory.mkdir(parents=True, exist_ok=True)
     counter = iter(range(1_000_000))
-    name = lambda: f"{directory.name}-{next(counter):03d}"  # noqa: E731
+
+    def name() -> str:
+        return f"{directory.name}-{next(counter):03d}"
+
     layout = Layout(dfs=np.zeros(vocabulary, dtype=np.int64))
     n = len(offsets) - 1
     for start in range(0, n, CHUNK):
