@@ -23,6 +23,7 @@ class Document:
     encoding: str
     url: str | None = None
     date: str | None = None
+    size: int | None = None  # bytes, when the file's status vouches for them (ingest.Stamp)
 
 
 @dataclass(frozen=True)

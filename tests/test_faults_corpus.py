@@ -220,17 +220,17 @@ def test_a_file_deleted_between_hashing_and_tokenizing_is_skipped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     corpus = small_corpus(tmp_path)
-    real_read = ingest.read_bytes
+    real_read = ingest.read_stamped
     reads: dict[str, int] = {}
 
-    def read_then_delete(file: ingest.CorpusFile) -> bytes:
-        data = real_read(file)
+    def read_then_delete(file: ingest.CorpusFile) -> tuple[bytes, ingest.Stamp]:
+        read = real_read(file)
         reads[file.rel] = reads.get(file.rel, 0) + 1
         if file.rel == "victim.txt":
             file.path.unlink()  # gone before the build comes back to decode it
-        return data
+        return read
 
-    monkeypatch.setattr(ingest, "read_bytes", read_then_delete)
+    monkeypatch.setattr(ingest, "read_stamped", read_then_delete)
     report = asyncio.run(build_index(corpus, tmp_path / "db" / "s.db"))
     assert reads["victim.txt"] == 1
     assert report.added == 5 and report.skipped == 1

@@ -175,6 +175,7 @@ class Builder:
         changed = await asyncio.to_thread(scan.changed, files)
         self.report.removed = len(removed)
         await queries.retire(db, gen, removed)
+        await queries.restamp(db, scan.restamped)
         fault("after_scan")
         await DocumentWriter(db, gen, scan).write(changed, catalog)
         if meta.get("catalog") != self.catalog_fingerprint and scan.unchanged:

@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import stat
+import time
 import tomllib
 import unicodedata
 from collections.abc import Iterator
@@ -33,6 +34,10 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 # non-ASCII byte is invalid UTF-8. Such files are indexed with U+FFFD and a warning.
 MAX_INVALID_UTF8_SHARE = 0.01
 REPLACED = "utf-8, invalid bytes replaced"
+# A file modified less than this long before it was read may be modified again within the
+# same timestamp tick (Linux stamps files with a coarse clock), so its size is not recorded and
+# the next build hashes it rather than trusting an unchanged size and mtime.
+RACY_SECONDS = 2.0
 
 
 class SkipFile(Exception):
@@ -210,11 +215,28 @@ def load_catalog(root: Path) -> tuple[dict[str, dict], list[str]]:
 
 
 def read_bytes(file: CorpusFile) -> bytes:
-    """The file's bytes; SkipFile for anything but a readable regular file of sane size.
+    """The file's bytes; SkipFile for anything but a readable regular file of sane size."""
+    return read_stamped(file)[0]
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a file's status said when its bytes were read. `size` is None when the status
+    cannot vouch for those bytes (modified too recently, or changed while it was read)."""
+
+    mtime: float
+    size: int | None
+
+
+def read_stamped(file: CorpusFile) -> tuple[bytes, Stamp]:
+    """The file's bytes and its status taken before reading them; SkipFile for anything but a
+    readable regular file of sane size.
 
     FIFOs, devices and sockets are refused before reading (a FIFO blocks forever, /dev/zero
     never ends), and at most MAX_FILE_BYTES + 1 bytes are read, so a file that grows while it
-    is read cannot exhaust memory either.
+    is read cannot exhaust memory either. The status comes from the open file before the read,
+    so a change made during or after the read gives the file a newer mtime than the one stored
+    with these bytes, and the next build reads it again.
     """
     try:
         fd = os.open(file.path, os.O_RDONLY | os.O_NONBLOCK)
@@ -227,6 +249,7 @@ def read_bytes(file: CorpusFile) -> bytes:
     with os.fdopen(fd, "rb") as fh:
         try:
             info = os.fstat(fd)
+            read_at = time.time()
             if stat.S_ISDIR(info.st_mode):
                 raise SkipFile("is a directory")
             if not stat.S_ISREG(info.st_mode):
@@ -238,7 +261,21 @@ def read_bytes(file: CorpusFile) -> bytes:
             raise SkipFile(f"could not be read ({exc.strerror or exc})") from exc
     if len(data) > MAX_FILE_BYTES:
         raise SkipFile(_too_big())
-    return data
+    settled = read_at - info.st_mtime >= RACY_SECONDS and len(data) == info.st_size
+    return data, Stamp(info.st_mtime, info.st_size if settled else None)
+
+
+def unchanged_since(file: CorpusFile, size: int | None, mtime: float) -> bool:
+    """True when the file's size and mtime are those recorded with its indexed bytes, so it
+    need not be read and hashed again (as make and git decide). A recorded size of None never
+    vouches: see RACY_SECONDS."""
+    if size is None:
+        return False
+    try:
+        info = os.stat(file.path)
+    except OSError:
+        return False  # the read that follows reports why
+    return stat.S_ISREG(info.st_mode) and info.st_size == size and info.st_mtime == mtime
 
 
 def _too_big() -> str:
@@ -248,7 +285,7 @@ def _too_big() -> str:
     )
 
 
-def make_document(file: CorpusFile, data: bytes, mtime: float, catalog: dict) -> Document:
+def make_document(file: CorpusFile, data: bytes, stamp: Stamp, catalog: dict) -> Document:
     """Decode and describe one file; raises SkipFile with the reason."""
     text, encoding = decode(data)
     page_title = None
@@ -262,7 +299,8 @@ def make_document(file: CorpusFile, data: bytes, mtime: float, catalog: dict) ->
         title=title,
         text=text,
         sha256=sha256_of(data),
-        mtime=mtime,
+        mtime=stamp.mtime,
+        size=stamp.size,
         encoding=encoding,
         url=str(entry["url"]) if entry.get("url") else None,
         date=str(entry["date"]) if entry.get("date") else None,
@@ -274,7 +312,7 @@ def iter_documents(root: Path) -> Iterator[Document | tuple[str, str]]:
     catalog, _ = load_catalog(root)
     for file in list_files(root):
         try:
-            data = read_bytes(file)
-            yield make_document(file, data, file.path.stat().st_mtime, catalog)
+            data, stamp = read_stamped(file)
+            yield make_document(file, data, stamp, catalog)
         except SkipFile as exc:
             yield (file.rel, str(exc))

@@ -13,6 +13,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import aiosqlite
 import numpy as np
@@ -261,10 +262,27 @@ async def update_metadata(
     return changed
 
 
-async def live_documents(db: aiosqlite.Connection) -> dict[str, tuple[int, str]]:
-    """path -> (id, sha256) of the live documents."""
-    async with db.execute(f"SELECT path, id, sha256 FROM documents WHERE {LIVE}") as cur:
-        return {path: (doc_id, sha) for path, doc_id, sha in await cur.fetchall()}
+async def live_documents(db: aiosqlite.Connection) -> dict[str, LiveDocument]:
+    """path -> what the change scan compares, for the live documents."""
+    sql = f"SELECT path, id, sha256, size, mtime FROM documents WHERE {LIVE}"
+    async with db.execute(sql) as cur:
+        return {row[0]: LiveDocument(*row[1:]) for row in await cur.fetchall()}
+
+
+class LiveDocument(NamedTuple):
+    id: int
+    sha256: str
+    size: int | None  # None: hash the file (recorded too soon after a change, or older index)
+    mtime: float
+
+
+async def restamp(db: aiosqlite.Connection, rows: Sequence[tuple[int, int | None, float]]) -> None:
+    """Record the size and mtime of documents whose bytes were hashed unchanged under a new
+    status (a file touched or copied back), so later builds need not hash them again."""
+    await db.executemany(
+        "UPDATE documents SET size = ?, mtime = ? WHERE id = ?",
+        [(size, mtime, doc_id) for doc_id, size, mtime in rows],
+    )
 
 
 async def vocabulary(db: aiosqlite.Connection) -> dict[str, int]:
@@ -289,8 +307,8 @@ async def add_document(
     """A document and its passages, each (ordinal, start, end, line_start, line_end, text,
     term-id blob)."""
     cur = await db.execute(
-        "INSERT INTO documents(path, title, url, date, sha256, mtime, encoding, text, "
-        "passages, added_gen) VALUES(?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO documents(path, title, url, date, sha256, mtime, size, encoding, text, "
+        "passages, added_gen) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
         (
             doc.path,
             doc.title,
@@ -298,6 +316,7 @@ async def add_document(
             doc.date,
             doc.sha256,
             doc.mtime,
+            doc.size,
             doc.encoding,
             doc.text,
             len(passages),

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS documents (
     date TEXT,
     sha256 TEXT NOT NULL,
     mtime REAL NOT NULL,
+    size INTEGER,
     encoding TEXT NOT NULL,
     text TEXT NOT NULL,
     passages INTEGER NOT NULL,
@@ -90,7 +91,10 @@ CREATE TABLE IF NOT EXISTS passage_vectors (
 
 # Columns added to a table since its first release, with their declarations: a database from
 # before gains them when opened (`_upgrade`) instead of being refused as an older layout.
-ADDED_COLUMNS: dict[str, dict[str, str]] = {"query_log": {"verdict": "TEXT"}}
+ADDED_COLUMNS: dict[str, dict[str, str]] = {
+    "query_log": {"verdict": "TEXT"},
+    "documents": {"size": "INTEGER"},
+}
 
 
 def now_iso() -> str:
