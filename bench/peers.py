@@ -79,6 +79,10 @@ class Peer:
     def open(self, workdir: Path) -> None:
         self.workdir = workdir
 
+    def index_files(self, workdir: Path) -> list[Path]:
+        """The files `open(workdir)` serves from (read into the page cache before serving)."""
+        return [p for p in workdir.rglob("*") if p.is_file()]
+
     def search(self, query: list[int]) -> list[int]:
         raise NotImplementedError
 
@@ -124,6 +128,10 @@ class Shirabe(Peer):
         from index.storage.generation import GenerationFiles
 
         self.postings = GenerationFiles(workdir).load_postings()
+
+    def index_files(self, workdir: Path) -> list[Path]:
+        # a generation's own files, and the segment files it shares with others
+        return super().index_files(workdir) + super().index_files(workdir.parent / "segments")
 
     def search(self, query: list[int]) -> list[int]:
         return [i for i, _ in self.postings.top_k([[t] for t in query], K)]
