@@ -171,3 +171,26 @@ def test_translation_choice_reads_passages_beyond_the_live_count():
     found = cohesion([["議長", "椅子"], []], [["議長"], ["CSTO"]], corpus)
     chair, seat = found[0]
     assert chair.support == 2 and seat.df == 0
+
+
+@pytest.mark.parametrize("share", [0, 10**9], ids=["sorted", "mask"])
+def test_groups_of_terms_merge_alike_sorted_or_in_a_mask(share, monkeypatch):
+    """A group's passages, frequency and summed tf, against sets built by hand, whichever
+    way the lists are merged (long lists go through a mask over the segment)."""
+    monkeypatch.setattr(bm25, "DENSE_SHARE", share)
+    rng = np.random.default_rng(5)
+    passages = corpus(rng, 900)
+    segs = segmented(passages, [400, 700])
+    dead = rng.random(len(passages)) < 0.15
+    ours = Postings(segs, [dead[:400], dead[400:700], dead[700:]], vocabulary_size=VOCAB)
+    for _ in range(60):
+        group = rng.choice(VOCAB, size=rng.integers(2, 5), replace=False).tolist()
+        holders = [i for i, p in enumerate(passages) if set(p.tolist()) & set(group)]
+        live = [i for i in holders if not dead[i]]
+        assert ours.group_docs(group).tolist() == live
+        assert ours.group_df(group) == len(live)
+        for s, (a, z) in enumerate([(0, 400), (400, 700), (700, 900)]):
+            docs, tf = ours._segment_group(s, group)
+            want = {i - a: int(np.isin(passages[i], group).sum()) for i in holders if a <= i < z}
+            assert docs.tolist() == sorted(want)
+            assert tf.tolist() == [want[d] for d in sorted(want)]
