@@ -37,6 +37,7 @@ from bench.peers import ALIASES, PEERS, available
 from bench.report import record, render
 from bench.targets import PEER_ORDER
 from bench.workers import CLI_K, cli_bm25_only, worker
+from index.storage.generation import generations_dir
 
 ROOT = measure.ROOT
 COLD_QUESTIONS = 10  # the first answered cold, the others show deferred initialization
@@ -180,6 +181,11 @@ def engine_targets(info, db: Path) -> dict:
     )
     out["cold"] = {**child.result, "process_wall_s": child.wall_s}
     out["cold"]["cli_wall_s"] = cli_once(info.directory, db, texts[1])
+    # Like the peers' serving rounds: a bot that has been up a while has its postings in the
+    # page cache (the database, ~15 GB at 10M, is left to what the questions read).
+    step("the index's postings read once through the page cache")
+    files = [p for p in generations_dir(db).rglob("*") if p.is_file()]
+    out["page_cache_warm"] = measure.read_through(files)
     step("serving memory and engine.ask latency")
     child = measure.run_child(
         ["engine", jarg(corpus=str(info.directory), db=str(db), questions=texts)]
