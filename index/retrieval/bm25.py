@@ -191,7 +191,9 @@ class Postings:
             here = np.flatnonzero(seg_of == i)
             if not len(here):
                 continue
-            local = slots[here] - self.bases[i]
+            # in the postings' own dtype: searchsorted would otherwise cast the whole list to
+            # int64 on every call (tens of milliseconds for a frequent term at 10M)
+            local = (slots[here] - self.bases[i]).astype(seg.docs.dtype)
             for lo, hi in map(seg.span, terms):
                 if lo == hi:
                     continue
