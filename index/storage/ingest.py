@@ -214,11 +214,6 @@ def load_catalog(root: Path) -> tuple[dict[str, dict], list[str]]:
     return catalog, []
 
 
-def read_bytes(file: CorpusFile) -> bytes:
-    """The file's bytes; SkipFile for anything but a readable regular file of sane size."""
-    return read_stamped(file)[0]
-
-
 @dataclass(frozen=True)
 class Stamp:
     """What a file's status said when its bytes were read. `size` is None when the status
