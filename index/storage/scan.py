@@ -64,8 +64,8 @@ class ChangeScan:
         listed = {f.rel for f in files}
         hidden = tuple(_folder_prefix(folder) for folder, _ in unlisted)
         return [
-            doc_id
-            for path, (doc_id, *_) in self.live.items()
+            doc.id
+            for path, doc in self.live.items()
             if path not in listed and not path.startswith(hidden)
         ]
 
